@@ -1,0 +1,44 @@
+"""Run configuration: one dataclass the CLI fills and every stage factory reads.
+
+Stages never read the CLI directly; they take the fields they need from a :class:`RunConfig`.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Optional
+
+
+@dataclass
+class RunConfig:
+    # input / output
+    input: str = ""
+    out: str = ""
+    overwrite: bool = False
+    # streaming: windows of `window` frames every `stride` frames; offline = whole clip as one window
+    window: int = 32
+    stride: int = 16
+    offline: bool = False
+    max_side: int = 960  # inputs larger than this (longest side) are downscaled to work on
+    # model set and stages
+    models: str = "embedded"  # embedded | official
+    tracker: str = "flow"  # flow (embedded, OpenCV DIS) | bootstapir (official)
+    motion_model: str = "learned"  # learned (our weights) | geometric (baseline) | official (moseg.pth)
+    densifier: str = "embedded"  # embedded (edge-aware fill) | sam2
+    classifier_checkpoint: Optional[str] = None  # official moseg.pth (key model_state_dict)
+    sam2_checkpoint: Optional[str] = None
+    sam2_config: str = "sam2.1_hiera_t"
+    weights_dir: Optional[str] = None  # where `download` put the official weights
+    # runtime
+    backend: str = "onnxruntime"  # onnxruntime | trt | torch
+    fp16: bool = False
+    device: str = "cpu"  # cpu | cuda
+    engine_cache: Optional[str] = None  # folder of exported ONNX / built engines (default: user cache)
+    threads: Optional[int] = None
+    # output
+    write_overlay: bool = True
+    progress: bool = True
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)

@@ -1,0 +1,23 @@
+"""Small numeric kernels with an optional C++/CUDA implementation (``csrc/``) and a NumPy/PyTorch
+fallback that gives the same answers. Names resolve lazily so that importing one op never pulls the
+others (or their extension) in."""
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "freq_encode": "freq_encode",
+    "medoid": "medoid",
+    "medoid_batched": "medoid",
+    "prompt_points": "medoid",
+    "bilinear_sample": "sampling",
+}
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(name)
+
+
+__all__ = list(_EXPORTS)

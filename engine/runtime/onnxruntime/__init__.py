@@ -1,0 +1,4 @@
+from .loader import SessionFromOnnx
+from .runner import OnnxrtRunner
+
+__all__ = ["SessionFromOnnx", "OnnxrtRunner"]

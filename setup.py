@@ -1,0 +1,64 @@
+"""Packaging glue that pyproject.toml cannot express.
+
+* The import name says what it is (``motionseg_trt``) while the folders on disk follow the design card
+  (``engine/`` and ``export/``).
+* The C++ extensions in ``csrc/`` are optional, as in facebookresearch/sam2: if the compiler is missing
+  or the build fails, the package still installs and ``motionseg_trt.ops`` uses its NumPy fallbacks.
+  ``MOTIONSEG_BUILD_EXT=0`` skips them on purpose.
+"""
+import os
+import sys
+
+from setuptools import find_packages, setup
+from setuptools.command.build_ext import build_ext
+
+PACKAGE_DIR = {"motionseg_trt": "engine", "motionseg_trt.export": "export"}
+
+
+def _packages():
+    pkgs = ["motionseg_trt"] + [f"motionseg_trt.{p}" for p in find_packages("engine")]
+    pkgs += ["motionseg_trt.export"] + [f"motionseg_trt.export.{p}" for p in find_packages("export")]
+    return pkgs
+
+
+def _extensions():
+    if os.environ.get("MOTIONSEG_BUILD_EXT", "1") == "0":
+        return []
+    try:
+        from pybind11.setup_helpers import Pybind11Extension
+    except ImportError:  # pragma: no cover - pybind11 is a build requirement
+        return []
+    args = ["-O3"]
+    exts = []
+    for name in ("freq_encode", "medoid"):
+        src = os.path.join("csrc", f"{name}.cpp")
+        if os.path.exists(src):
+            exts.append(Pybind11Extension(f"motionseg_trt._C_{name}", [src], extra_compile_args=args,
+                                          cxx_std=17))
+    return exts
+
+
+class OptionalBuildExt(build_ext):
+    """Never let a failed extension build fail the install."""
+
+    def run(self):
+        try:
+            super().run()
+        except Exception as exc:  # noqa: BLE001
+            print(f"WARNING: motionseg_trt C++ extensions not built ({exc}); NumPy fallbacks will be used.",
+                  file=sys.stderr)
+
+    def build_extension(self, ext):
+        try:
+            super().build_extension(ext)
+        except Exception as exc:  # noqa: BLE001
+            print(f"WARNING: extension {ext.name} not built ({exc}); NumPy fallback will be used.",
+                  file=sys.stderr)
+
+
+setup(
+    packages=_packages(),
+    package_dir=PACKAGE_DIR,
+    ext_modules=_extensions(),
+    cmdclass={"build_ext": OptionalBuildExt},
+)
