@@ -1,0 +1,78 @@
+"""Runs a PyTorch ``nn.Module`` behind the same ``infer(dict) -> dict`` interface as the ONNX
+backends: the reference path (``--backend torch``), and fp16 autocast on CUDA."""
+from __future__ import annotations
+
+from typing import Callable, Mapping, Optional, Sequence
+
+import numpy as np
+
+from ..base import Loader, Runner
+
+
+class ModuleLoader(Loader):
+    """``factory() -> nn.Module`` (float32), put in eval mode on ``device``."""
+
+    def __init__(self, factory: Callable[[], object], device: str = "cpu"):
+        self.factory = factory
+        self.device = device
+
+    def __call__(self):
+        module = self.factory()
+        return module.eval().to(self.device)
+
+
+class TorchRunner(Runner):
+    name = "torch"
+
+    def __init__(self, loader: Loader, input_names: Sequence[str], output_names: Sequence[str],
+                 device: str = "cpu", fp16: bool = False):
+        super().__init__(loader)
+        self._inputs = list(input_names)
+        self._outputs = list(output_names)
+        self.device = device
+        # fp16 through autocast on CUDA only: CPU half kernels are slow or missing
+        self.fp16 = bool(fp16) and str(device).startswith("cuda")
+
+    @property
+    def input_names(self) -> list[str]:
+        return list(self._inputs)
+
+    @property
+    def output_names(self) -> list[str]:
+        return list(self._outputs)
+
+    def _activate_impl(self) -> None:
+        self.module = self._loader()
+
+    def _deactivate_impl(self) -> None:
+        del self.module
+
+    def infer_torch(self, feed: Mapping) -> dict:
+        """Torch tensors in (any device), torch tensors out (on the runner's device)."""
+        import torch
+
+        if not self.is_active:
+            self.activate()
+        missing = [n for n in self._inputs if n not in feed]
+        if missing:
+            raise KeyError(f"missing inputs {missing}; the module takes {self._inputs}")
+        args = [torch.as_tensor(feed[n]).to(self.device) for n in self._inputs]
+        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=self.fp16):
+            outs = self.module(*args)
+        if not isinstance(outs, (tuple, list)):
+            outs = (outs,)
+        if len(outs) != len(self._outputs):
+            raise RuntimeError(f"module returned {len(outs)} outputs, expected {self._outputs}")
+        return dict(zip(self._outputs, outs))
+
+    def _infer_impl(self, feed: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        import torch
+
+        outs = self.infer_torch({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in feed.items()})
+        return {k: (v.float() if v.is_floating_point() else v).cpu().numpy() for k, v in outs.items()}
+
+
+def make_torch_runner(factory: Callable[[], object], input_names: Sequence[str], output_names: Sequence[str],
+                      device: Optional[str] = None, fp16: bool = False) -> TorchRunner:
+    return TorchRunner(ModuleLoader(factory, device or "cpu"), input_names, output_names,
+                       device=device or "cpu", fp16=fp16)

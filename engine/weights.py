@@ -1,0 +1,98 @@
+"""The official model set's weight files: where they come from, where they go, how they are found.
+
+``motionseg-trt download`` fetches them into the cache folder (``$MOTIONSEG_CACHE`` or
+``~/.cache/motionseg-trt``, under ``weights/``); every loader also accepts an explicit local path.
+
+Checksums: the publishers of these files do not list sha256 sums next to them, and none could be
+looked up from here (no internet access while this was written). Where ``sha256`` is None the
+download records the sha256 of the first complete download in ``<file>.sha256`` and checks every
+later use against it (trust on first use); pass ``--sha256`` or fill the table to pin one.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from .errors import ModelFileError
+
+ENV_CACHE = "MOTIONSEG_CACHE"
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get(ENV_CACHE) or Path.home() / ".cache" / "motionseg-trt")
+
+
+def weights_dir(override: Optional[str] = None) -> Path:
+    return Path(override) if override else cache_root() / "weights"
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    name: str  # registry name, used by --only and by the stage factories
+    filename: str  # path under the weights folder
+    url: str
+    role: str  # what uses it
+    sha256: Optional[str] = None  # None: recorded on first download (see module docstring)
+    size: Optional[int] = None  # bytes, when known (a sanity check only)
+    default: bool = True  # fetched by a plain `download --models official`
+
+
+_SAM2 = "https://dl.fbaipublicfiles.com/segment_anything_2/092824/"
+_DINO = "https://dl.fbaipublicfiles.com/dinov2/"
+_HF = "https://huggingface.co/"
+
+OFFICIAL_WEIGHTS: dict[str, WeightFile] = {w.name: w for w in [
+    WeightFile("sam2.1_hiera_tiny", "sam2/sam2.1_hiera_tiny.pt", _SAM2 + "sam2.1_hiera_tiny.pt",
+               "SAM2.1 densifier (default config sam2.1_hiera_t)"),
+    WeightFile("sam2.1_hiera_small", "sam2/sam2.1_hiera_small.pt", _SAM2 + "sam2.1_hiera_small.pt",
+               "SAM2.1 densifier (sam2.1_hiera_s)", default=False),
+    WeightFile("sam2.1_hiera_base_plus", "sam2/sam2.1_hiera_base_plus.pt", _SAM2 + "sam2.1_hiera_base_plus.pt",
+               "SAM2.1 densifier (sam2.1_hiera_b+)", default=False),
+    WeightFile("sam2.1_hiera_large", "sam2/sam2.1_hiera_large.pt", _SAM2 + "sam2.1_hiera_large.pt",
+               "SAM2.1 densifier (sam2.1_hiera_l, as the official pipeline)", default=False),
+    WeightFile("dinov2_vitb14", "dinov2/dinov2_vitb14_pretrain.pth",
+               _DINO + "dinov2_vitb14/dinov2_vitb14_pretrain.pth", "DINO key features (official: ViT-B/14)"),
+    WeightFile("dinov2_vits14", "dinov2/dinov2_vits14_pretrain.pth",
+               _DINO + "dinov2_vits14/dinov2_vits14_pretrain.pth", "DINO key features, ViT-S/14 option",
+               default=False),
+    WeightFile("depth_anything_v2_small", "depth_anything_v2/small/model.safetensors",
+               _HF + "depth-anything/Depth-Anything-V2-Small-hf/resolve/main/model.safetensors",
+               "depth (default: Small)"),
+    WeightFile("depth_anything_v2_large", "depth_anything_v2/large/model.safetensors",
+               _HF + "depth-anything/Depth-Anything-V2-Large-hf/resolve/main/model.safetensors",
+               "depth, Large option (as the official pipeline)", default=False),
+    WeightFile("bootstapir", "tapnet/bootstapir_checkpoint_v2.pt",
+               "https://storage.googleapis.com/dm-tapnet/bootstap/bootstapir_checkpoint_v2.pt",
+               "BootsTAPIR point tracker"),
+    WeightFile("moseg", "segany/moseg.pth", _HF + "Changearthmore/moseg/resolve/main/moseg.pth",
+               "SegAnyMo motion classifier (key model_state_dict)"),
+]}
+
+# Which registry entry each variant option of the stages maps to.
+DINO_WEIGHTS = {"vitb14": "dinov2_vitb14", "vits14": "dinov2_vits14"}
+DEPTH_WEIGHTS = {"small": "depth_anything_v2_small", "large": "depth_anything_v2_large"}
+SAM2_WEIGHTS = {"sam2.1_hiera_t": "sam2.1_hiera_tiny", "sam2.1_hiera_s": "sam2.1_hiera_small",
+                "sam2.1_hiera_b+": "sam2.1_hiera_base_plus", "sam2.1_hiera_l": "sam2.1_hiera_large"}
+
+
+def weight_path(name: str, directory: Optional[str] = None) -> Path:
+    """Where ``name`` lives (whether or not it has been downloaded)."""
+    if name not in OFFICIAL_WEIGHTS:
+        raise KeyError(f"unknown weight {name!r}; known: {', '.join(OFFICIAL_WEIGHTS)}")
+    return weights_dir(directory) / OFFICIAL_WEIGHTS[name].filename
+
+
+def resolve_weight(name: str, explicit: Optional[str] = None, directory: Optional[str] = None) -> str:
+    """The file to load for ``name``: an explicit path if given (must exist), else the downloaded
+    one. Raises ModelFileError naming the download command when it is missing."""
+    if explicit:
+        if not os.path.exists(explicit):
+            raise ModelFileError(f"{name}: file not found: {explicit}")
+        return str(explicit)
+    path = weight_path(name, directory)
+    if not path.exists():
+        raise ModelFileError(f"{name} weights not found at {path}; run `motionseg-trt download --only {name}`"
+                             f" or pass the file's path (or --random-weights to test the plumbing)")
+    return str(path)
