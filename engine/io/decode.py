@@ -1,0 +1,201 @@
+"""Reading the input: a video file through PyAV (threaded decoding, any container/codec FFmpeg knows)
+or a folder of image frames. A reader yields RGB uint8 frames already rotated upright and scaled to
+the working resolution; it never holds more than the frame it is converting.
+
+Bad input is reported as :class:`~motionseg_trt.errors.InputError` when nothing usable can be read
+(missing path, not a video, no video stream, zero frames). A stream that breaks part-way is *not* an
+exception: the reader stops, keeps what it decoded and records where and why in :class:`DecodeStatus`
+so that the pipeline can still write outputs for the decoded frames.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Iterator, Optional
+
+import numpy as np
+
+from ..contracts import VideoInfo
+from ..errors import InputError
+from .geometry import normalize_rotation, rotate_frame, rotated_size, working_size
+
+DEFAULT_FPS = 24.0
+
+
+@dataclass
+class DecodeStatus:
+    """How decoding went; filled while frames are read and final once the reader is exhausted."""
+
+    frames_decoded: int = 0
+    error: Optional[str] = None  # set when decoding stopped before the end of the input
+    stopped_at: Optional[int] = None  # index of the first frame that could not be decoded
+    corrupt_frames: list[int] = field(default_factory=list)  # decoded, but the decoder concealed errors
+
+    @property
+    def complete(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict:
+        return {
+            "frames_decoded": self.frames_decoded,
+            "complete": self.complete,
+            "error": self.error,
+            "stopped_at": self.stopped_at,
+            "corrupt_frames": list(self.corrupt_frames),
+        }
+
+
+class FrameReader:
+    """Common shape of the readers: ``info``, iteration over working-resolution RGB frames, ``status``."""
+
+    info: VideoInfo
+    status: DecodeStatus
+
+    def __iter__(self) -> Iterator[np.ndarray]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def open_frames(path: str, max_side: int = 960, threads: Optional[int] = None) -> FrameReader:
+    """Open a video file or a folder of frames. Raises :class:`InputError` for unusable input."""
+    if not path:
+        raise InputError("no input given")
+    if not os.path.exists(path):
+        raise InputError(f"input not found: {path}")
+    if os.path.isdir(path):
+        from .frame_folder import ImageFolderReader
+
+        return ImageFolderReader(path, max_side=max_side)
+    return VideoFileReader(path, max_side=max_side, threads=threads)
+
+
+def _truncation_tolerance(announced: int, exact: bool) -> int:
+    # Edit lists and duration rounding make a container's count differ from the decoded one by a frame
+    # or two on healthy files; only a clear shortfall is called a truncated stream.
+    return max(2, math.ceil(announced * (0.02 if exact else 0.05)))
+
+
+class VideoFileReader(FrameReader):
+    """PyAV decoding with FFmpeg's frame/slice threads, display rotation applied, downscaled by swscale
+    straight to the working size (one conversion, no full-size RGB copy of a 4K frame)."""
+
+    def __init__(self, path: str, max_side: int = 960, threads: Optional[int] = None):
+        import av
+
+        self.path = path
+        self.status = DecodeStatus()
+        try:
+            self._container = av.open(path)
+        except av.error.InvalidDataError as exc:
+            raise InputError(f"not a video (FFmpeg cannot read it): {path} ({_ffmpeg_reason(exc)})") from None
+        except (av.error.FFmpegError, OSError) as exc:
+            raise InputError(f"cannot open {path}: {_ffmpeg_reason(exc)}") from None
+        try:
+            streams = self._container.streams
+            if not streams.video:
+                kinds = sorted({s.type for s in streams}) or ["none"]
+                raise InputError(f"no video stream in {path} (streams: {', '.join(kinds)})")
+            stream = streams.video[0]
+            stream.thread_type = "AUTO"  # frame + slice threads
+            stream.codec_context.thread_count = int(threads or 0)  # 0: FFmpeg picks from the cores
+            self._stream = stream
+
+            self._frames = self._decode(stream)
+            self._first = next(self._frames, None)
+            if self._first is None:
+                if self.status.error:
+                    raise InputError(f"corrupt video stream in {path}: no frame could be decoded "
+                                     f"({self.status.error})")
+                raise InputError(f"the video stream of {path} has zero frames")
+
+            self.rotation = normalize_rotation(self._first.rotation)
+            coded_w, coded_h = self._first.width, self._first.height
+            width, height = rotated_size(coded_w, coded_h, self.rotation)
+            work_w, work_h = working_size(width, height, max_side)
+            # swscale works in the coded orientation; rotation happens after the resize
+            self._coded_work = rotated_size(work_w, work_h, self.rotation)
+            self._needs_resize = self._coded_work != (coded_w, coded_h)
+
+            rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+            fps = float(rate) if rate and float(rate) > 0 else DEFAULT_FPS
+            self._announced, self._announced_exact = self._announced_frames(stream, fps)
+            self.info = VideoInfo(path=path, width=width, height=height, work_width=work_w,
+                                  work_height=work_h, fps=fps, num_frames=self._announced,
+                                  rotation=self.rotation)
+        except BaseException:
+            self._container.close()
+            raise
+
+    def _announced_frames(self, stream, fps: float) -> tuple[Optional[int], bool]:
+        if stream.frames and stream.frames > 0:
+            return int(stream.frames), True
+        if stream.duration and stream.time_base:
+            return int(round(float(stream.duration * stream.time_base) * fps)), False
+        if self._container.duration:
+            return int(round(self._container.duration / 1e6 * fps)), False
+        return None, False
+
+    def _decode(self, stream):
+        """Yield PyAV frames; a decoding/demuxing error ends the stream and is recorded."""
+        import av
+
+        try:
+            for frame in self._container.decode(stream):
+                yield frame
+        except av.error.FFmpegError as exc:
+            self.status.error = f"decoding failed: {_ffmpeg_reason(exc)}"
+
+    def _convert(self, frame) -> np.ndarray:
+        if self._needs_resize:
+            from av.video.reformatter import Interpolation
+
+            w, h = self._coded_work
+            rgb = frame.reformat(width=w, height=h, format="rgb24",
+                                 interpolation=Interpolation.AREA).to_ndarray()
+        else:
+            rgb = frame.to_ndarray(format="rgb24")
+        return rotate_frame(rgb, self.rotation)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        frame, self._first = self._first, None
+        if frame is None:
+            return
+        while frame is not None:
+            index = self.status.frames_decoded
+            if frame.is_corrupt:
+                self.status.corrupt_frames.append(index)
+            image = self._convert(frame)
+            self.status.frames_decoded += 1
+            yield image
+            frame = next(self._frames, None)
+        self._finish()
+
+    def _finish(self) -> None:
+        done = self.status.frames_decoded
+        if self.status.error is not None:
+            self.status.stopped_at = done
+            return
+        if self._announced is not None:
+            if done < self._announced - _truncation_tolerance(self._announced, self._announced_exact):
+                self.status.error = (f"stream ended after {done} frames but the container announces "
+                                     f"{self._announced} (truncated or corrupt file)")
+                self.status.stopped_at = done
+
+    def close(self) -> None:
+        self._frames.close()
+        self._container.close()
+
+
+def _ffmpeg_reason(exc: BaseException) -> str:
+    """FFmpeg's message without the errno prefix and the repeated file name."""
+    msg = getattr(exc, "strerror", None) or str(exc)
+    return str(msg).strip()

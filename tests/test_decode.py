@@ -1,0 +1,213 @@
+"""Decoding: containers, frame folders, rotation, downscaling, bad input, sliding windows."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _video import (make_audio_only, make_corrupt_video, make_pan_frames, make_truncated_video,
+                    make_zero_frame_video, write_frame_folder, write_video)
+
+from motionseg_trt.contracts import FrameWindow
+from motionseg_trt.errors import InputError
+from motionseg_trt.io.decode import DecodeStatus, open_frames
+from motionseg_trt.io.geometry import rotate_frame, rotated_size, working_size
+from motionseg_trt.io.windows import VideoSource
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return make_pan_frames(20, (96, 64), seed=3).frames
+
+
+def _same_pictures(got, ref) -> bool:
+    """Lossy coding changes pixels, not which picture is where: each decoded frame is closest to
+    the source frame with its own index."""
+    dist = np.abs(got[:, None].astype(np.int16) - ref[None].astype(np.int16)).mean(axis=(2, 3, 4))
+    return bool((dist.argmin(axis=1) == np.arange(len(got))).all() and dist.diagonal().max() < 15)
+
+
+def _read_all(path, max_side=960):
+    with open_frames(path, max_side) as reader:
+        return reader, np.stack(list(reader))
+
+
+@pytest.mark.parametrize("suffix,fmt", [(".mp4", None), (".mkv", None), (".mov", None), (".ts", "mpegts")])
+def test_containers_decode_every_frame(tmp_path, frames, suffix, fmt):
+    path = write_video(str(tmp_path / f"clip{suffix}"), frames, container_format=fmt)
+    reader, got = _read_all(path)
+    assert got.shape == frames.shape and got.dtype == np.uint8
+    assert reader.status.complete and reader.status.frames_decoded == len(frames)
+    assert reader.info.width == 96 and reader.info.height == 64 and reader.info.fps == pytest.approx(24.0)
+    assert _same_pictures(got, frames)
+
+
+def test_other_codec(tmp_path, frames):
+    path = write_video(str(tmp_path / "clip.avi"), frames, codec="mpeg4")
+    reader, got = _read_all(path)
+    assert got.shape == frames.shape and reader.status.complete
+
+
+@pytest.mark.parametrize("ext", ["png", "jpg"])
+def test_frame_folder(tmp_path, frames, ext):
+    folder = write_frame_folder(str(tmp_path / "frames"), frames, ext=ext, pattern="img{}")  # img2 < img10
+    (tmp_path / "frames" / "notes.txt").write_text("ignored")
+    reader, got = _read_all(folder)
+    assert got.shape == frames.shape
+    assert reader.info.num_frames == len(frames)
+    if ext == "png":
+        assert (got == frames).all()  # lossless, natural order (img2 before img10)
+    assert _same_pictures(got, frames)
+
+
+def test_frame_folder_size_change_stops_with_decoded_frames_kept(tmp_path, frames):
+    folder = write_frame_folder(str(tmp_path / "frames"), frames[:6])
+    from PIL import Image
+
+    Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(tmp_path / "frames" / "00006.png")
+    reader, got = _read_all(folder)
+    assert len(got) == 6 and reader.status.stopped_at == 6 and "00006.png" in reader.status.error
+
+
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_rotation_metadata_is_applied(tmp_path, frames, rotation):
+    path = write_video(str(tmp_path / "rot.mp4"), frames[:4], rotation=rotation)
+    reader, got = _read_all(path)
+    assert reader.info.rotation == rotation
+    expect = rotate_frame(frames[0], rotation)
+    assert (reader.info.width, reader.info.height) == (expect.shape[1], expect.shape[0])
+    assert got.shape[1:3] == expect.shape[:2]
+    assert _same_pictures(got, np.stack([rotate_frame(f, rotation) for f in frames[:4]]))
+
+
+def test_rotate_frame_matches_a_player():
+    img = np.zeros((2, 3), np.uint8)
+    img[0, 2] = 1  # top-right corner
+    # 90 degrees counter-clockwise: the top-right corner goes to the top-left
+    assert rotate_frame(img, 90)[0, 0] == 1 and rotate_frame(img, 90).shape == (3, 2)
+    assert rotate_frame(img, -90)[2, 1] == 1  # clockwise: to the bottom-right
+    assert rotate_frame(img, 180)[1, 0] == 1
+    assert rotated_size(640, 480, 270) == (480, 640)
+
+
+def test_working_size():
+    assert working_size(854, 480, 960) == (854, 480)  # small enough: untouched
+    assert working_size(3840, 2160, 960) == (960, 540)
+    assert working_size(1080, 1920, 960) == (540, 960)  # portrait: the longest side is the height
+    w, h = working_size(1001, 333, 500)
+    assert w % 2 == 0 and h % 2 == 0 and w <= 500 and abs(w / h - 1001 / 333) < 0.02
+    assert working_size(321, 241, 960) == (320, 240)  # even sizes, never larger than the input
+
+
+def test_large_input_is_downscaled(tmp_path):
+    clip = make_pan_frames(3, (400, 240), seed=1)
+    path = write_video(str(tmp_path / "big.mp4"), clip.frames)
+    reader, got = _read_all(path, max_side=200)
+    assert (reader.info.width, reader.info.height) == (400, 240)
+    assert (reader.info.work_width, reader.info.work_height) == (200, 120)
+    assert got.shape == (3, 120, 200, 3)
+
+
+def test_missing_file():
+    with pytest.raises(InputError, match="not found"):
+        open_frames("/nonexistent/clip.mp4")
+
+
+def test_not_a_video(tmp_path):
+    path = tmp_path / "notes.mp4"
+    path.write_text("this is not a video\n" * 20)
+    with pytest.raises(InputError, match="not a video"):
+        open_frames(str(path))
+
+
+def test_no_video_stream(tmp_path):
+    with pytest.raises(InputError, match="no video stream.*audio"):
+        open_frames(make_audio_only(str(tmp_path / "sound.m4a")))
+
+
+def test_zero_frames(tmp_path):
+    with pytest.raises(InputError, match="zero frames"):
+        open_frames(make_zero_frame_video(str(tmp_path / "empty.mkv")))
+
+
+def test_empty_folder(tmp_path):
+    with pytest.raises(InputError, match="no image frames"):
+        open_frames(str(tmp_path))
+
+
+def test_corrupt_stream_keeps_decoded_frames(tmp_path):
+    clip = make_pan_frames(24, (96, 64), seed=2)
+    path = make_corrupt_video(str(tmp_path / "bad.mp4"), clip.frames, bad_packet=12)
+    reader, got = _read_all(path)
+    status = reader.status
+    assert not status.complete and "decoding failed" in status.error
+    assert 0 < status.frames_decoded == len(got) == status.stopped_at < 24
+    assert _same_pictures(got, clip.frames[: len(got)])
+
+
+def test_truncated_stream_is_reported(tmp_path):
+    clip = make_pan_frames(24, (96, 64), seed=2)
+    path = make_truncated_video(str(tmp_path / "cut.mp4"), clip.frames, keep=0.5)
+    reader, got = _read_all(path)
+    assert not reader.status.complete and "announces 24" in reader.status.error
+    assert 0 < len(got) == reader.status.stopped_at < 24
+
+
+# ----------------------------------------------------------------------------- sliding windows
+class _CountingReader:
+    """Frames whose pixels hold their index; counts how many frames are alive at once."""
+
+    def __init__(self, n):
+        self.n = n
+        self.status = DecodeStatus()
+        self.info = None
+
+    def __iter__(self):
+        for i in range(self.n):
+            self.status.frames_decoded += 1
+            yield np.full((2, 2, 3), i % 256, np.uint8)
+
+
+@pytest.mark.parametrize("n", [1, 7, 16, 17, 31, 32, 33, 47, 48, 100])
+@pytest.mark.parametrize("window,stride", [(16, 8), (16, 16), (16, 1), (5, 3), (1, 1)])
+def test_every_frame_emitted_exactly_once(n, window, stride):
+    source = VideoSource(_CountingReader(n), window, stride)
+    windows: list[FrameWindow] = list(source)
+    emitted = [i for w in windows for i in w.emit_range]
+    assert emitted == list(range(n))
+    for k, w in enumerate(windows):
+        assert w.index == k
+        assert w.length == min(window, n)  # the last window keeps its full length when it can
+        assert (w.frames[:, 0, 0, 0] == np.arange(w.start, w.start + w.length) % 256).all()
+        if k == 0:
+            assert w.emit_from == 0 and w.start == 0
+        elif not w.is_last:
+            assert w.emit_from == window - stride and w.start == k * stride
+    assert windows[-1].is_last and not any(w.is_last for w in windows[:-1])
+    # bounded memory: the window plus one frame of look-ahead, whatever the length of the video
+    assert source.max_frames_held <= window + 1
+
+
+def test_memory_stays_flat_on_a_long_stream():
+    source = VideoSource(_CountingReader(5000), 32, 16)
+    count = sum(len(w.emit_range) for w in source)
+    assert count == 5000 and source.max_frames_held <= 33
+
+
+def test_offline_is_one_window():
+    windows = list(VideoSource(_CountingReader(40), 8, 4, offline=True))
+    assert len(windows) == 1 and windows[0].length == 40 and windows[0].is_last
+    assert list(windows[0].emit_range) == list(range(40))
+
+
+@pytest.mark.parametrize("window,stride", [(0, 1), (8, 0), (8, 9)])
+def test_bad_window_stride(window, stride):
+    with pytest.raises(ValueError):
+        VideoSource(_CountingReader(3), window, stride)
+
+
+def test_windows_from_a_real_video(tmp_path, frames):
+    path = write_video(str(tmp_path / "clip.mp4"), frames)
+    with open_frames(path) as reader:
+        source = VideoSource(reader, 8, 5)
+        windows = list(source)
+    assert [i for w in windows for i in w.emit_range] == list(range(len(frames)))
+    assert windows[1].start == 5 and windows[1].emit_from == 3
