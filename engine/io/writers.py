@@ -102,6 +102,7 @@ class OverlayWriter:
         if self._stream.codec_context.name == "libx264":
             self._stream.options = {"preset": "superfast", "crf": "23"}  # ~2x faster than veryfast at 480p
         self._stream.codec_context.thread_count = int(threads or 0)
+        self._container.start_encoding()  # the .partial file exists from now on
         self.frames = 0
 
     def write(self, frame: np.ndarray, labels: np.ndarray) -> None:
