@@ -1,0 +1,147 @@
+"""TensorRT engine cache: the key covers ONNX content, GPU, TensorRT version, precision and profile;
+corrupt or stale entries are rebuilt, never trusted. TensorRT is absent here, so a fake builder is
+injected; the real build/run paths must fail with UnavailableError, not an ImportError."""
+import json
+import importlib.util
+
+import numpy as np
+import pytest
+
+from motionseg_trt.errors import UnavailableError
+from motionseg_trt.runtime.tensorrt import EngineCache, EngineFromOnnx, EngineKey, TrtRunner, normalize_profiles
+from motionseg_trt.runtime.tensorrt.cache import MANIFEST, PLAN, onnx_digest
+
+HAVE_TRT = importlib.util.find_spec("tensorrt") is not None
+
+
+def write_onnx(path, scale=2.0):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])
+    s = helper.make_tensor("s", TensorProto.FLOAT, [1], [scale])
+    graph = helper.make_graph([helper.make_node("Mul", ["x", "s"], ["y"])], "g", [x], [y], [s])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return str(path)
+
+
+PROFILE = {"x": ((1, 4), (2, 4), (8, 4))}
+BASE = dict(onnx_sha256="a" * 64, compute_capability="9.0", trt_version="10.13.0", precision="fp16",
+            profiles=normalize_profiles(PROFILE))
+
+
+@pytest.mark.parametrize("field,value", [
+    ("onnx_sha256", "b" * 64), ("compute_capability", "8.9"), ("trt_version", "11.0.0"),
+    ("precision", "fp32"), ("profiles", normalize_profiles({"x": ((1, 4), (4, 4), (8, 4))})),
+])
+def test_key_changes_when_any_part_changes(field, value):
+    assert EngineKey(**BASE).digest() == EngineKey(**BASE).digest()
+    assert EngineKey(**{**BASE, field: value}).digest() != EngineKey(**BASE).digest()
+
+
+def test_onnx_digest_follows_content(tmp_path):
+    a = write_onnx(tmp_path / "a.onnx", 2.0)
+    b = write_onnx(tmp_path / "b.onnx", 2.0)
+    c = write_onnx(tmp_path / "c.onnx", 3.0)
+    assert onnx_digest(a) == onnx_digest(b) != onnx_digest(c)
+
+
+def test_profiles_are_validated_and_canonical():
+    assert normalize_profiles({"b": ((1,), (1,), (2,)), "a": ((1,), (2,), (2,))})[0][0][0] == "a"
+    with pytest.raises(ValueError):
+        normalize_profiles({"x": ((4, 4), (2, 4), (8, 4))})
+
+
+class FakeBuilder:
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self):
+        self.calls += 1
+        return b"PLAN-" + bytes([self.calls]) * 64
+
+
+def loader(tmp_path, onnx_path, builder, **kw):
+    args = dict(fp16=True, profiles=PROFILE, cache_dir=str(tmp_path / "cache"), build_fn=builder,
+                trt_version="10.13.0", capability="9.0", name="toy")
+    args.update(kw)
+    return EngineFromOnnx(onnx_path, **args)
+
+
+def test_built_once_then_served_from_cache(tmp_path):
+    path = write_onnx(tmp_path / "m.onnx")
+    build = FakeBuilder()
+    first = loader(tmp_path, path, build).serialized_engine()
+    again = loader(tmp_path, path, build).serialized_engine()
+    assert first == again and build.calls == 1
+    # another precision / GPU / TensorRT version is another engine
+    loader(tmp_path, path, build, fp16=False).serialized_engine()
+    loader(tmp_path, path, build, capability="8.6").serialized_engine()
+    loader(tmp_path, path, build, trt_version="11.0.0").serialized_engine()
+    assert build.calls == 4
+    # a changed ONNX file is a new key: rebuilt
+    write_onnx(tmp_path / "m.onnx", 5.0)
+    loader(tmp_path, path, build).serialized_engine()
+    assert build.calls == 5
+
+
+def entry_of(tmp_path, ld):
+    return ld.cache.entry_dir(ld.key(), ld.name)
+
+
+@pytest.mark.parametrize("damage", ["flip_plan_byte", "truncate_plan", "delete_plan", "garbage_manifest",
+                                    "manifest_for_other_key"])
+def test_corrupt_or_stale_entry_is_rebuilt(tmp_path, damage):
+    path = write_onnx(tmp_path / "m.onnx")
+    build = FakeBuilder()
+    ld = loader(tmp_path, path, build)
+    good = ld.serialized_engine()
+    entry = entry_of(tmp_path, ld)
+    plan, manifest = entry / PLAN, entry / MANIFEST
+    if damage == "flip_plan_byte":
+        data = bytearray(plan.read_bytes())
+        data[10] ^= 0xFF
+        plan.write_bytes(bytes(data))
+    elif damage == "truncate_plan":
+        plan.write_bytes(plan.read_bytes()[:5])
+    elif damage == "delete_plan":
+        plan.unlink()
+    elif damage == "garbage_manifest":
+        manifest.write_text("{not json")
+    else:
+        m = json.loads(manifest.read_text())
+        m["key"]["trt_version"] = "9.0.0"
+        manifest.write_text(json.dumps(m))
+    with pytest.warns(UserWarning, match="invalid"):
+        rebuilt = loader(tmp_path, path, build).serialized_engine()
+    assert build.calls == 2
+    assert rebuilt != good  # the fake builder's second plan: it really was rebuilt
+    assert loader(tmp_path, path, build).serialized_engine() == rebuilt and build.calls == 2
+
+
+def test_failed_build_leaves_no_entry(tmp_path):
+    path = write_onnx(tmp_path / "m.onnx")
+
+    def boom():
+        raise RuntimeError("builder crashed")
+
+    ld = loader(tmp_path, path, boom)
+    with pytest.raises(RuntimeError):
+        ld.serialized_engine()
+    assert not entry_of(tmp_path, ld).exists()
+    root = tmp_path / "cache"
+    assert not root.exists() or not any(p.name.startswith(".") for p in root.iterdir())
+
+
+@pytest.mark.skipif(HAVE_TRT, reason="TensorRT is installed here")
+def test_without_tensorrt_the_trt_paths_say_so(tmp_path):
+    from motionseg_trt.runtime import make_runner
+
+    path = write_onnx(tmp_path / "m.onnx")
+    runner = make_runner(path, backend="trt", fp16=True, profiles=PROFILE, cache_dir=str(tmp_path / "c"))
+    assert isinstance(runner, TrtRunner)  # importing and constructing never needs TensorRT
+    with pytest.raises(UnavailableError, match="TensorRT is not installed"):
+        runner.infer({"x": np.ones((2, 4), np.float32)})
+    with pytest.raises(UnavailableError, match="TensorRT is not installed"):
+        EngineFromOnnx(path, profiles=PROFILE, cache_dir=str(tmp_path / "c"), capability="9.0").serialized_engine()
