@@ -1,0 +1,126 @@
+"""``motionseg-trt run INPUT --out DIR``: segment the moving objects of a video."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..config import RunConfig
+from ..errors import InputError
+
+_DEFAULTS = RunConfig()
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "run", help="segment the moving objects of a video",
+        description="Segment every object that moves on its own in INPUT (a video file or a folder of "
+                    "JPEG/PNG frames) and write masks/, overlay.mp4, objects.json and run.json to --out.")
+    p.add_argument("input", metavar="INPUT", help="video file (any container/codec FFmpeg reads) or frame folder")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (must be empty or new)")
+    p.add_argument("--overwrite", action="store_true", help="replace the results of an earlier run in --out")
+
+    s = p.add_argument_group("streaming")
+    s.add_argument("--window", type=_positive_int, default=_DEFAULTS.window,
+                   help=f"frames per window (default {_DEFAULTS.window})")
+    s.add_argument("--stride", type=_positive_int, default=_DEFAULTS.stride,
+                   help=f"new frames per window, <= --window; latency of one stride (default {_DEFAULTS.stride})")
+    s.add_argument("--offline", action="store_true", help="the whole clip as one window (official behaviour)")
+    s.add_argument("--max-side", type=_positive_int, default=_DEFAULTS.max_side,
+                   help=f"downscale inputs whose longest side is larger (default {_DEFAULTS.max_side})")
+
+    m = p.add_argument_group("models")
+    m.add_argument("--models", choices=("embedded", "official"), default=_DEFAULTS.models,
+                   help="model set (default embedded: no download needed)")
+    m.add_argument("--tracker", choices=("flow", "bootstapir"), default=None,
+                   help="point tracker (default: flow for embedded, bootstapir for official)")
+    m.add_argument("--motion-model", choices=("learned", "geometric", "official"), default=None,
+                   help="motion labeller (default: learned when installed, else geometric; "
+                        "official for --models official)")
+    m.add_argument("--densifier", choices=("embedded", "sam2"), default=None,
+                   help="masks from moving tracks (default: embedded; sam2 for --models official)")
+    m.add_argument("--classifier-checkpoint", metavar="PATH", help="official moseg.pth")
+    m.add_argument("--sam2-checkpoint", metavar="PATH", help="SAM2 checkpoint (.pt)")
+    m.add_argument("--sam2-config", default=_DEFAULTS.sam2_config, help="SAM2 model config name")
+    m.add_argument("--weights-dir", metavar="DIR", help="folder where `motionseg-trt download` put the weights")
+
+    r = p.add_argument_group("runtime")
+    r.add_argument("--backend", choices=("onnxruntime", "trt", "torch"), default=_DEFAULTS.backend)
+    r.add_argument("--fp16", action="store_true", help="half precision on GPU (no effect on CPU)")
+    r.add_argument("--device", choices=("cpu", "cuda"), default=_DEFAULTS.device)
+    r.add_argument("--threads", type=_positive_int, default=None, help="CPU threads (default: all)")
+
+    o = p.add_argument_group("output")
+    o.add_argument("--no-overlay", action="store_true", help="do not write overlay.mp4")
+    o.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=main)
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    from ..stages import default_motion_model
+
+    if not args.offline and args.stride > args.window:
+        raise _UsageError(f"--stride ({args.stride}) must not exceed --window ({args.window})")
+    official = args.models == "official"
+    return RunConfig(
+        input=args.input,
+        out=args.out,
+        overwrite=args.overwrite,
+        window=args.window,
+        stride=args.stride,
+        offline=args.offline,
+        max_side=args.max_side,
+        models=args.models,
+        tracker=args.tracker or ("bootstapir" if official else "flow"),
+        motion_model=args.motion_model or ("official" if official else default_motion_model()),
+        densifier=args.densifier or ("sam2" if official else "embedded"),
+        classifier_checkpoint=args.classifier_checkpoint,
+        sam2_checkpoint=args.sam2_checkpoint,
+        sam2_config=args.sam2_config,
+        weights_dir=args.weights_dir,
+        backend=args.backend,
+        fp16=args.fp16,
+        device=args.device,
+        threads=args.threads,
+        write_overlay=not args.no_overlay,
+        progress=not args.no_progress,
+    )
+
+
+class _UsageError(Exception):
+    pass
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        config = config_from_args(args)
+    except _UsageError as exc:
+        print(f"motionseg-trt run: error: {exc}", file=sys.stderr)
+        return 2
+    if config.fp16 and config.device == "cpu":
+        print("motionseg-trt: note: --fp16 has no effect on CPU", file=sys.stderr)
+
+    from ..pipeline import run_pipeline
+
+    summary = run_pipeline(config)
+    fps = summary.get("fps")
+    print(f"motionseg-trt: {summary['frames']} frames, {summary['objects']} moving object(s), "
+          f"{fps:.1f} fps -> {config.out}" if fps else
+          f"motionseg-trt: {summary['frames']} frames, {summary['objects']} moving object(s) -> {config.out}")
+    if summary["status"] != "complete":
+        decode = summary["decode"]
+        raise InputError(f"corrupt input: decoding stopped at frame {decode['stopped_at']} "
+                         f"({decode['error']}); outputs were written for frames 0-{decode['frames_decoded'] - 1}")
+    for warning in summary.get("warnings", []):
+        if "fp16" not in warning:
+            print(f"motionseg-trt: warning: {warning}", file=sys.stderr)
+    return 0

@@ -1,0 +1,127 @@
+"""``motionseg-trt run``: one-line errors with documented exit codes, and a full run."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from _video import (make_audio_only, make_corrupt_video, make_pan_frames, make_zero_frame_video,
+                    write_video)
+
+from motionseg_trt.cli.main import main
+
+
+def _run(capsys, *argv):
+    code = main(["run", *map(str, argv), "--no-progress"])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _assert_one_line_error(err, needle):
+    lines = [line for line in err.strip().splitlines() if line]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("motionseg-trt") and needle in lines[0] and "Traceback" not in err
+
+
+@pytest.fixture(scope="module")
+def small_clip(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("cli") / "clip.mp4")
+    write_video(path, make_pan_frames(16, (128, 96), seed=5).frames)
+    return path
+
+
+def test_missing_file(tmp_path, capsys):
+    code, _, err = _run(capsys, tmp_path / "nope.mp4", "--out", tmp_path / "o")
+    assert code == 3
+    _assert_one_line_error(err, "input not found")
+    assert not (tmp_path / "o").exists()
+
+
+def test_not_a_video(tmp_path, capsys):
+    (tmp_path / "a.mp4").write_text("hello\n" * 100)
+    code, _, err = _run(capsys, tmp_path / "a.mp4", "--out", tmp_path / "o")
+    assert code == 3
+    _assert_one_line_error(err, "not a video")
+
+
+def test_no_video_stream(tmp_path, capsys):
+    code, _, err = _run(capsys, make_audio_only(str(tmp_path / "a.m4a")), "--out", tmp_path / "o")
+    assert code == 3
+    _assert_one_line_error(err, "no video stream")
+
+
+def test_zero_frames(tmp_path, capsys):
+    code, _, err = _run(capsys, make_zero_frame_video(str(tmp_path / "z.mkv")), "--out", tmp_path / "o")
+    assert code == 3
+    _assert_one_line_error(err, "zero frames")
+
+
+def test_existing_output(tmp_path, capsys, small_clip):
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "mine.txt").write_text("keep me")
+    code, _, err = _run(capsys, small_clip, "--out", tmp_path / "o")
+    assert code == 4
+    _assert_one_line_error(err, "--overwrite")
+    assert os.listdir(tmp_path / "o") == ["mine.txt"]
+
+
+@pytest.mark.parametrize("args", [["--stride", "9", "--window", "8"], ["--window", "0"], ["--stride", "-1"],
+                                  ["--models", "nope"]])
+def test_bad_arguments(tmp_path, capsys, small_clip, args):
+    with pytest.raises(SystemExit) as exc:
+        code = main(["run", small_clip, "--out", str(tmp_path / "o"), *args])
+        raise SystemExit(code)
+    assert exc.value.code == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_corrupt_stream_writes_outputs_then_fails(tmp_path, capsys):
+    frames = make_pan_frames(24, (128, 96), seed=6).frames
+    path = make_corrupt_video(str(tmp_path / "bad.mp4"), frames, bad_packet=14)
+    out = tmp_path / "o"
+    code, stdout, err = _run(capsys, path, "--out", out, "--window", "8", "--stride", "4",
+                             "--motion-model", "geometric")
+    assert code == 3
+    _assert_one_line_error(err, "decoding stopped at frame")
+    run = json.load(open(out / "run.json"))
+    decoded = run["decode"]["frames_decoded"]
+    assert 0 < decoded < 24 and len(os.listdir(out / "masks")) == decoded
+    assert (out / "objects.json").exists() and (out / "overlay.mp4").exists()
+    assert f"{decoded} frames" in stdout
+
+
+def test_full_run_and_overwrite(tmp_path, capsys, small_clip):
+    out = tmp_path / "o"
+    code, stdout, err = _run(capsys, small_clip, "--out", out, "--window", "8", "--stride", "4",
+                             "--motion-model", "geometric", "--fp16", "--threads", "1")
+    assert code == 0, err
+    assert "has no effect on CPU" in err and len(err.strip().splitlines()) == 1
+    assert "16 frames" in stdout and str(out) in stdout and "fps" in stdout
+    assert sorted(os.listdir(out)) == ["masks", "objects.json", "overlay.mp4", "run.json"]
+    run = json.load(open(out / "run.json"))
+    assert run["config"]["fp16"] and run["config"]["threads"] == 1 and run["config"]["motion_model"] == "geometric"
+    # again into the same folder: refused, then accepted with --overwrite
+    assert _run(capsys, small_clip, "--out", out)[0] == 4
+    code, _, err = _run(capsys, small_clip, "--out", out, "--overwrite", "--no-overlay",
+                        "--motion-model", "geometric")
+    assert code == 0, err
+    assert sorted(os.listdir(out)) == ["masks", "objects.json", "run.json"]  # the old overlay is gone
+
+
+def test_console_script_entry_point(tmp_path):
+    """The installed ``motionseg-trt`` command (python -m motionseg_trt is the same entry point)."""
+    proc = subprocess.run([sys.executable, "-m", "motionseg_trt", "run", str(tmp_path / "missing.mp4"),
+                           "--out", str(tmp_path / "o")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 3
+    assert proc.stderr.strip().splitlines() == [f"motionseg-trt: error: input not found: {tmp_path / 'missing.mp4'}"]
+
+
+def test_cli_module_is_light():
+    """Parsing the command line must not import torch/onnxruntime (seconds of start-up)."""
+    code = ("import sys; from motionseg_trt.cli.main import build_parser; build_parser(); "
+            "print(sorted(m for m in ('torch', 'onnxruntime', 'cv2') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr
