@@ -1,0 +1,162 @@
+"""Accuracy (J, F, J&F) and speed of the engine on a folder of ``<seq>/{clip.mp4, masks/*.png}``.
+
+    python benchmarks/davis_eval.py [DATA] [--seqs bear,boat] [--max-frames 40] [--jobs 2] \
+        [--motion-model geometric] [--densifier embedded|embedded-v1|embedded-v2] [--offline] \
+        [--window 32 --stride 16] [--json out.json] [--set key=value ...]
+
+DAVIS protocol for moving-object segmentation: predictions are binarised (> 0); J is the IoU (1 when
+both are empty), F the boundary F-measure (bound_th 0.008); means over frames, then over sequences.
+Speed: frames per second of the whole run per sequence (decode + stages, no writers) and the time
+of each stage; with ``--jobs`` > 1 sequences run in parallel and share the CPU, so fps is per process.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.metrics import f_measure, jaccard  # noqa: E402
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "davis16-dev"
+
+
+def _config(args, seq_dir: Path):
+    from motionseg_trt.config import RunConfig
+
+    extra = {}
+    for item in args.set or []:
+        key, _, value = item.partition("=")
+        extra[key] = value
+    densifier = args.densifier
+    if densifier.startswith("embedded-"):
+        extra.setdefault("densifier_version", densifier.split("-", 1)[1])
+        densifier = "embedded"
+    return RunConfig(input=str(seq_dir / "clip.mp4"), window=args.window, stride=args.stride,
+                     offline=args.offline, motion_model=args.motion_model, densifier=densifier,
+                     write_overlay=False, progress=False, threads=1, extra=extra)
+
+
+def _stages(config):
+    """The embedded stages this benchmark measures (the pipeline's factories once they exist)."""
+    from motionseg_trt.masks.edge_fill import EdgeFillDensifier
+    from motionseg_trt.motion.geometric import GeometricLabeller
+    from motionseg_trt.tracks.flow_tracker import FlowTracker
+
+    if config.motion_model != "geometric":
+        raise SystemExit(f"this benchmark runs --motion-model geometric only so far, not {config.motion_model}")
+    if config.densifier != "embedded":
+        raise SystemExit(f"this benchmark runs the embedded densifier only so far, not {config.densifier}")
+    return FlowTracker(config), GeometricLabeller(config), EdgeFillDensifier(config)
+
+
+def run_sequence(seq_dir: Path, args) -> dict:
+    """Runs the stages window by window over one clip; returns per-frame predicted binary masks' scores."""
+    cv2.setNumThreads(1)
+    from motionseg_trt.io.decode import open_frames
+    from motionseg_trt.io.windows import VideoSource
+
+    config = _config(args, seq_dir)
+    tracker, labeller, densifier = _stages(config)
+    gt_files = sorted((seq_dir / "masks").glob("*.png"))
+    limit = min(len(gt_files), args.max_frames or len(gt_files))
+    timings = {"decode": 0.0, "tracks": 0.0, "motion": 0.0, "masks": 0.0}
+    preds: list[np.ndarray] = []
+    t_all = time.perf_counter()
+    reader = open_frames(config.input, max_side=config.max_side, threads=1)
+    source = VideoSource(reader, window=config.window, stride=config.stride, offline=config.offline)
+    frames_iter = iter(source)
+    while True:
+        t0 = time.perf_counter()
+        window = next(frames_iter, None)
+        timings["decode"] += time.perf_counter() - t0
+        if window is None:
+            break
+        if window.start + window.emit_from >= limit:
+            break
+        if window.start + window.length > limit:  # --max-frames: cut the clip short
+            from motionseg_trt.contracts import FrameWindow
+
+            keep = limit - window.start
+            window = FrameWindow(window.index, window.start, window.frames[:keep], window.emit_from, True)
+        t0 = time.perf_counter()
+        tracks = tracker.track(window)
+        t1 = time.perf_counter()
+        labels = labeller.label(window, tracks, None)
+        t2 = time.perf_counter()
+        masks = densifier.densify(window, tracks, labels)
+        t3 = time.perf_counter()
+        timings["tracks"] += t1 - t0
+        timings["motion"] += t2 - t1
+        timings["masks"] += t3 - t2
+        preds.extend(list(masks.labels))
+    reader.close()
+    elapsed = time.perf_counter() - t_all
+    js, fs = [], []
+    for i, pred in enumerate(preds[:limit]):
+        gt = cv2.imread(str(gt_files[i]), cv2.IMREAD_GRAYSCALE) > 0
+        if pred.shape != gt.shape:
+            pred = cv2.resize(pred, (gt.shape[1], gt.shape[0]), interpolation=cv2.INTER_NEAREST)
+        js.append(jaccard(pred > 0, gt))
+        fs.append(f_measure(pred > 0, gt))
+    n = len(js)
+    j, f = float(np.mean(js)), float(np.mean(fs))
+    return {"seq": seq_dir.name, "frames": n, "J": j, "F": f, "JF": (j + f) / 2, "fps": n / elapsed,
+            "seconds": elapsed, "stage_ms_per_frame": {k: 1000 * v / max(n, 1) for k, v in timings.items()}}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("data", nargs="?", default=str(DEFAULT_DATA))
+    parser.add_argument("--seqs", default="", help="comma-separated sequence names (default: all)")
+    parser.add_argument("--max-frames", type=int, default=0, help="evaluate only the first N frames")
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--motion-model", default="geometric")
+    parser.add_argument("--densifier", default="embedded", help="embedded | embedded-v1 | embedded-v2")
+    parser.add_argument("--offline", action="store_true")
+    parser.add_argument("--window", type=int, default=32)
+    parser.add_argument("--stride", type=int, default=16)
+    parser.add_argument("--json", default="", help="write the results here")
+    parser.add_argument("--set", action="append", help="stage option key=value (RunConfig.extra)")
+    args = parser.parse_args(argv)
+
+    data = Path(args.data)
+    if not data.is_dir():
+        print(f"error: no data folder {data}", file=sys.stderr)
+        return 3
+    seqs = [s for s in args.seqs.split(",") if s] or sorted(p.name for p in data.iterdir() if (p / "clip.mp4").exists())
+    dirs = [data / s for s in seqs]
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if args.jobs > 1:
+        with ProcessPoolExecutor(args.jobs) as pool:
+            results = list(pool.map(run_sequence, dirs, [args] * len(dirs)))
+    else:
+        results = [run_sequence(d, args) for d in dirs]
+    print(f"{'sequence':<20} {'frames':>6} {'J':>6} {'F':>6} {'J&F':>6} {'fps':>6}   ms/frame: decode tracks motion masks")
+    for r in results:
+        st = r["stage_ms_per_frame"]
+        print(f"{r['seq']:<20} {r['frames']:>6} {100 * r['J']:6.1f} {100 * r['F']:6.1f} {100 * r['JF']:6.1f} "
+              f"{r['fps']:6.1f}   {st['decode']:.1f} {st['tracks']:.1f} {st['motion']:.1f} {st['masks']:.1f}")
+    mean = {k: float(np.mean([r[k] for r in results])) for k in ("J", "F", "JF", "fps")}
+    frames = sum(r["frames"] for r in results)
+    total_fps = frames / sum(r["seconds"] for r in results)
+    stage = {k: float(np.mean([r["stage_ms_per_frame"][k] for r in results])) for k in results[0]["stage_ms_per_frame"]}
+    print(f"{'mean':<20} {frames:>6} {100 * mean['J']:6.1f} {100 * mean['F']:6.1f} {100 * mean['JF']:6.1f} "
+          f"{total_fps:6.1f}   " + " ".join(f"{v:.1f}" for v in stage.values()))
+    if args.json:
+        summary = {"args": vars(args), "sequences": results, "mean": mean, "fps_all_frames": total_fps,
+                   "stage_ms_per_frame": stage}
+        Path(args.json).write_text(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

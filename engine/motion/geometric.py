@@ -1,0 +1,190 @@
+"""The geometric motion labeller: a track moves on its own when the camera's motion cannot explain it.
+
+For several frame pairs of the window (several gaps: short gaps see fast motion before tracks end,
+long gaps see slow motion), the camera-induced motion of the tracks is fitted robustly:
+
+* a homography (rotation-only camera or a distant / planar scene) by RANSAC, and
+* a fundamental matrix (a translating camera over a 3-D scene: parallax) by MAGSAC++.
+
+The fundamental matrix is used only where the scene shows parallax that the homography cannot
+explain (its inlier set is clearly larger): otherwise it is ill-conditioned and would absorb the
+objects' motion into a wrong epipolar geometry. Each track's residual (transfer error, or Sampson
+distance) is normalised by the pair's robust residual scale, smoothed over its spatial neighbours
+(a moving object is a region, not a lone point), and averaged over the pairs where it is visible.
+
+When an object covers more of the image than the background does, RANSAC's best model is the
+object's. A second model is therefore fitted to the first one's outliers, and the model whose
+inliers cover the image border better is taken as the camera's: the background surrounds objects.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import cv2
+import numpy as np
+from scipy.spatial import cKDTree
+
+from ..config import RunConfig
+from ..contracts import FrameWindow, MotionLabels, Tracks, WindowFeatures
+
+DEFAULTS = {
+    "geo_gaps": "1,4,12",  # frame gaps of the pairs; pairs start every max(1, gap // 2) frames
+    "geo_model": "homography",  # auto (homography unless parallax) | homography | fundamental
+    "geo_ransac_px": 1.0,  # RANSAC inlier threshold, px at 480 px image height (scales with size)
+    "geo_parallax_gain": 0.1,  # F replaces H when it has this fraction more inliers
+    "geo_sigma_floor_px": 0.5,  # smallest residual scale, px at 480 px image height
+    "geo_outlier_k": 3.0,  # a residual of k robust sigmas is the decision boundary
+    "geo_neighbours": 8,  # spatial smoothing: median over this many nearest tracks
+    "geo_two_models": 1,  # fit a second model and pick the background one by border coverage
+    "geo_threshold": 0.5,
+    "geo_fit_confidence": 0.5,  # only tracks this confident (textured, consistent) fit the camera
+    "geo_prior_weight": 1.0,  # evidence of this many confident pairs that the track is static
+}
+
+
+def _option(config: RunConfig, name: str):
+    value = config.extra.get(name, DEFAULTS[name])
+    return type(DEFAULTS[name])(value)
+
+
+def frame_pairs(num_frames: int, gaps: tuple[int, ...]) -> list[tuple[int, int]]:
+    """Frame pairs (a, a + gap) for every gap that fits, starting every max(1, gap // 2) frames (the
+    last pair ends on the last frame, so that tracks born late in the window are judged too)."""
+    pairs: set[tuple[int, int]] = set()
+    for gap in sorted({min(g, num_frames - 1) for g in gaps if num_frames > 1}):
+        starts = list(range(0, num_frames - gap, max(1, gap // 2)))
+        starts.append(num_frames - 1 - gap)
+        pairs.update((a, a + gap) for a in starts)
+    return sorted(pairs)
+
+
+def transfer_error(h: np.ndarray, p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    ph = np.concatenate([p, np.ones((len(p), 1), p.dtype)], 1) @ h.T
+    mapped = ph[:, :2] / np.where(np.abs(ph[:, 2:]) < 1e-12, 1e-12, ph[:, 2:])
+    return np.linalg.norm(mapped - q, axis=1)
+
+
+def sampson_error(f: np.ndarray, p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """sqrt of the Sampson distance: a first-order distance (px) of the pair to the epipolar geometry."""
+    ph = np.concatenate([p, np.ones((len(p), 1))], 1)
+    qh = np.concatenate([q, np.ones((len(q), 1))], 1)
+    fp = ph @ f.T
+    ftq = qh @ f
+    num = np.sum(qh * fp, 1) ** 2
+    den = fp[:, 0] ** 2 + fp[:, 1] ** 2 + ftq[:, 0] ** 2 + ftq[:, 1] ** 2
+    return np.sqrt(num / np.maximum(den, 1e-12))
+
+
+def border_coverage(points: np.ndarray, shape: tuple[int, int], band: float = 0.12, bins: int = 16) -> float:
+    """Fraction of the image border's segments (bins per side) that hold at least one point."""
+    h, w = shape
+    bx, by = band * w, band * h
+    covered = 0
+    for sel, coord, length in (
+        (points[:, 1] < by, points[:, 0], w),
+        (points[:, 1] > h - 1 - by, points[:, 0], w),
+        (points[:, 0] < bx, points[:, 1], h),
+        (points[:, 0] > w - 1 - bx, points[:, 1], h),
+    ):
+        if np.any(sel):
+            covered += len(np.unique(np.clip((coord[sel] / length * bins).astype(int), 0, bins - 1)))
+    return covered / (4.0 * bins)
+
+
+class GeometricLabeller:
+    """``label(window, tracks, features) -> MotionLabels`` from camera-motion residuals."""
+
+    def __init__(self, config: Optional[RunConfig] = None):
+        config = config or RunConfig()
+        self.gaps = tuple(int(g) for g in str(_option(config, "geo_gaps")).split(","))
+        self.model = _option(config, "geo_model")
+        if self.model not in ("auto", "homography", "fundamental"):
+            raise ValueError(f"geo_model must be auto, homography or fundamental, not {self.model!r}")
+        self.ransac_px = _option(config, "geo_ransac_px")
+        self.parallax_gain = _option(config, "geo_parallax_gain")
+        self.sigma_floor_px = _option(config, "geo_sigma_floor_px")
+        self.outlier_k = _option(config, "geo_outlier_k")
+        self.neighbours = _option(config, "geo_neighbours")
+        self.two_models = bool(_option(config, "geo_two_models"))
+        self.threshold = _option(config, "geo_threshold")
+        self.prior_weight = _option(config, "geo_prior_weight")
+        self.fit_confidence = _option(config, "geo_fit_confidence")
+        self.last_models: list[str] = []  # which model each pair used (for diagnostics)
+
+    # ------------------------------------------------------------------ one pair
+    def _homography(self, p: np.ndarray, q: np.ndarray, thr: float, shape) -> Optional[np.ndarray]:
+        h, inl = cv2.findHomography(p, q, cv2.RANSAC, thr, maxIters=500, confidence=0.995)
+        if h is None:
+            return None
+        if not self.two_models:
+            return h
+        out = ~inl.ravel().astype(bool)
+        n_in = int(inl.sum())
+        if out.sum() < max(8, 0.25 * len(p)):
+            return h
+        h2, inl2 = cv2.findHomography(p[out], q[out], cv2.RANSAC, thr, maxIters=500, confidence=0.995)
+        if h2 is None or inl2.sum() < 0.3 * n_in:
+            return h
+        in1 = p[inl.ravel().astype(bool)]
+        in2 = p[out][inl2.ravel().astype(bool)]
+        return h2 if border_coverage(in2, shape) > border_coverage(in1, shape) + 0.1 else h
+
+    def _pair_residual(self, p: np.ndarray, q: np.ndarray, reliable: np.ndarray,
+                       shape: tuple[int, int]) -> Optional[np.ndarray]:
+        """Residual of every (p, q) under the camera model fitted to the reliable ones."""
+        unit = shape[0] / 480.0
+        thr = self.ransac_px * unit
+        if reliable.sum() >= 12:
+            pf, qf = p[reliable], q[reliable]
+        else:
+            pf, qf = p, q
+        h = self._homography(pf, qf, thr, shape) if self.model != "fundamental" else None
+        r = transfer_error(h, p, q) if h is not None else None
+        if self.model != "homography" and len(pf) >= 15:
+            f, _ = cv2.findFundamentalMat(pf, qf, cv2.USAC_MAGSAC, thr, 0.995, 500)
+            if f is not None and f.shape == (3, 3):
+                rf = sampson_error(f, p.astype(np.float64), q.astype(np.float64))
+                if r is None or np.sum(rf < thr) > (1.0 + self.parallax_gain) * np.sum(r < thr):
+                    self.last_models.append("F")
+                    return rf
+        if r is not None:
+            self.last_models.append("H")
+        return r
+
+    # ------------------------------------------------------------------ window
+    def label(self, window: FrameWindow, tracks: Tracks, features: Optional[WindowFeatures] = None) -> MotionLabels:
+        n, t = tracks.num_tracks, tracks.num_frames
+        shape = tuple(window.frames.shape[1:3]) if window is not None else (480, 854)
+        unit = shape[0] / 480.0
+        evidence = np.zeros(n, np.float64)
+        weight = np.zeros(n, np.float64)
+        self.last_models = []
+        for a, b in frame_pairs(t, self.gaps):
+            sel = np.flatnonzero(tracks.visible[:, a] & tracks.visible[:, b])
+            if len(sel) < 12:
+                continue
+            p = tracks.xy[sel, a].astype(np.float32)
+            q = tracks.xy[sel, b].astype(np.float32)
+            w = np.minimum(tracks.confidence[sel, a], tracks.confidence[sel, b]).astype(np.float64)
+            reliable = w >= self.fit_confidence
+            r = self._pair_residual(p, q, reliable, shape)
+            if r is None:
+                continue
+            # the residual scale of the camera fit, from the tracks that fitted it (flat regions' flow
+            # is poor and must not inflate it)
+            fitted = r[reliable] if reliable.sum() >= 12 else r
+            sigma = max(self.sigma_floor_px * unit, 1.4826 * float(np.median(fitted)))
+            e = np.minimum(r / (self.outlier_k * sigma), 3.0)
+            if self.neighbours > 1 and len(sel) > self.neighbours:
+                _, nn = cKDTree(p).query(p, k=self.neighbours + 1)
+                e = np.median(e[nn], 1)
+            # A residual where the flow is a guess (flat region, inconsistent flow) says little: it
+            # counts in proportion to the confidence, the rest of the pair's vote goes to "static".
+            evidence[sel] += w * e
+            weight[sel] += 1.0
+        # A prior of `prior_weight` pairs' worth of "static" evidence: tracks seen in few pairs need
+        # stronger residuals to be called moving.
+        score = evidence / (weight + self.prior_weight)
+        # score 1 = a residual of k sigmas: a logistic around it
+        prob = (1.0 / (1.0 + np.exp(-6.0 * (score - 1.0)))).astype(np.float32)
+        return MotionLabels(prob=prob, moving=prob > self.threshold, threshold=self.threshold)
