@@ -22,10 +22,12 @@ from .contracts import FrameWindow, WindowMasks
 from .io.decode import open_frames
 from .io.output_dir import check_output_dir, prepare_output_dir
 from .io.windows import VideoSource, validate_window
+from .io.background import BackgroundWriter
 from .io.writers import OutputWriter
 from .stages import Stages, build_stages
 
-STAGE_NAMES = ("decode", "tracks", "features", "motion", "masks", "write")
+# "write" is the writer thread's busy time; "write_wait" the time the stages waited for it
+STAGE_NAMES = ("decode", "tracks", "features", "motion", "masks", "write", "write_wait")
 
 
 class StageClock:
@@ -54,12 +56,12 @@ def check_masks(window: FrameWindow, masks: WindowMasks, work_hw: tuple[int, int
         raise RuntimeError(f"densifier returned masks for frames {masks.start}.. with shape {labels.shape}; "
                            f"window {window.index} emits frames {emit.start}..{emit.stop - 1} "
                            f"(expected shape {expected})")
-    if labels.dtype != np.uint8:
-        if labels.dtype == bool or (np.issubdtype(labels.dtype, np.integer) and labels.min() >= 0
-                                    and labels.max() <= 255):
-            labels = labels.astype(np.uint8)
-        else:
-            raise RuntimeError(f"densifier returned labels of dtype {labels.dtype}; expected uint8")
+    if labels.dtype != np.uint8 and not (
+            labels.dtype == bool or (np.issubdtype(labels.dtype, np.integer) and labels.min() >= 0
+                                     and labels.max() <= 255)):
+        raise RuntimeError(f"densifier returned labels of dtype {labels.dtype}; expected uint8")
+    # a copy: the writer thread reads it while the densifier may reuse its buffers
+    labels = np.array(labels, dtype=np.uint8, copy=True)
     return WindowMasks(start=masks.start, labels=labels, object_ids=list(masks.object_ids))
 
 
@@ -117,7 +119,8 @@ def run_pipeline(config: RunConfig, stages: Optional[Stages] = None) -> dict:
         build_seconds = time.perf_counter() - t_build
         info = reader.info
         prepare_output_dir(config.out, config.overwrite)
-        writer = OutputWriter(config.out, info, write_overlay=config.write_overlay, threads=config.threads)
+        writer = BackgroundWriter(OutputWriter(config.out, info, write_overlay=config.write_overlay,
+                                               threads=config.threads))
         source = VideoSource(reader, config.window, config.stride, config.offline)
         progress = _progress(config, info.num_frames)
         windows = iter(source)
@@ -133,8 +136,10 @@ def run_pipeline(config: RunConfig, stages: Optional[Stages] = None) -> dict:
                 labels = clock.run("motion", stages.labeller.label, window, tracks, feats)
                 masks = clock.run("masks", stages.densifier.densify, window, tracks, labels)
                 masks = check_masks(window, masks, (info.work_height, info.work_width))
-                clock.run("write", writer.write, window.frames[window.emit_from:], masks)
+                clock.run("write_wait", writer.write, window.frames[window.emit_from:], masks)
                 progress.update(len(window.emit_range))
+            clock.run("write_wait", writer.drain)
+            clock.seconds["write"] = writer.busy_seconds
 
             status = reader.status
             total = time.perf_counter() - t_start
@@ -144,7 +149,7 @@ def run_pipeline(config: RunConfig, stages: Optional[Stages] = None) -> dict:
                 "status": "complete" if status.complete else "input-incomplete",
                 "out": config.out,
                 "frames": frames,
-                "objects": len(writer.objects.objects),
+                "objects": len(writer.writer.objects.objects),
                 "windows": num_windows,
                 "seconds": {**clock.as_dict(), "build": round(build_seconds, 4), "total": round(total, 4)},
                 "fps": round(frames / total, 3) if total > 0 else None,
@@ -160,7 +165,7 @@ def run_pipeline(config: RunConfig, stages: Optional[Stages] = None) -> dict:
                 "versions": package_versions(),
                 "machine": {"platform": platform.platform(), "processor": platform.machine()},
             }
-            paths = clock.run("write", writer.finish, run_info)
+            paths = writer.finish(run_info)
             summary["outputs"] = paths
         except BaseException:
             writer.abort()
@@ -173,8 +178,9 @@ def run_pipeline(config: RunConfig, stages: Optional[Stages] = None) -> dict:
 
 
 def _stage_fps(frames: int, clock: StageClock) -> float | None:
-    """Frames per second of the stages alone (decoding to writing), without start-up costs."""
-    busy = sum(clock.seconds.values())
+    """Frames per second of the stages alone (decoding to writing, as if run one after the other),
+    without start-up costs."""
+    busy = sum(v for k, v in clock.seconds.items() if k != "write_wait")
     return round(frames / busy, 3) if busy > 0 else None
 
 

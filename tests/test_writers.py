@@ -192,3 +192,27 @@ def test_overwrite_clears_only_previous_results(tmp_path):
     prepare_output_dir(str(tmp_path), overwrite=True)
     assert sorted(os.listdir(tmp_path)) == ["masks", "notes.txt"]
     assert os.listdir(tmp_path / "masks") == []
+
+
+# ------------------------------------------------------------------------------------- writer thread
+def test_background_writer_writes_everything_in_order(tmp_path):
+    from motionseg_trt.io.background import BackgroundWriter
+
+    writer = BackgroundWriter(OutputWriter(str(tmp_path), _info(), write_overlay=False), max_pending=1)
+    for start in range(0, 6, 2):
+        writer.write(np.zeros((2, 16, 20, 3), np.uint8),
+                     WindowMasks(start=start, labels=np.full((2, 16, 20), start // 2 + 1, np.uint8)))
+    writer.finish({})
+    assert writer.frames_written == 6 and writer.busy_seconds > 0
+    assert [np.asarray(Image.open(tmp_path / "masks" / f"{i:05d}.png"))[0, 0] for i in range(6)] == [1, 1, 2, 2, 3, 3]
+
+
+def test_background_writer_raises_the_worker_error(tmp_path):
+    from motionseg_trt.io.background import BackgroundWriter
+
+    writer = BackgroundWriter(OutputWriter(str(tmp_path), _info(), write_overlay=True))
+    writer.write(np.zeros((1, 16, 20, 3), np.uint8), WindowMasks(start=5, labels=np.zeros((1, 16, 20), np.uint8)))
+    with pytest.raises(RuntimeError, match="in order"):
+        writer.drain()
+    writer.abort()
+    assert sorted(os.listdir(tmp_path)) == ["masks"]  # no partial overlay left

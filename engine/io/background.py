@@ -1,0 +1,75 @@
+"""Writing on a worker thread, one window behind the stages.
+
+PNG compression, RLE and H.264 encoding release the GIL (zlib, NumPy, FFmpeg), so on a multi-core
+machine they overlap with the next window's tracking instead of adding to it. At most ``max_pending``
+windows wait in the queue (bounded memory); a failure in the worker is raised in the caller at its
+next call.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from typing import Optional
+
+import numpy as np
+
+from ..contracts import WindowMasks
+from .writers import OutputWriter
+
+_STOP = object()
+
+
+class BackgroundWriter:
+    def __init__(self, writer: OutputWriter, max_pending: int = 2):
+        self.writer = writer
+        self.busy_seconds = 0.0  # time the worker spent writing
+        self._queue: queue.Queue = queue.Queue(maxsize=max_pending)
+        self._error: Optional[BaseException] = None
+        self._thread = threading.Thread(target=self._work, name="motionseg-writer", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            if self._error is not None:
+                continue  # drain without writing after a failure
+            t = time.perf_counter()
+            try:
+                self.writer.write(*item)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+                self._error = exc
+            self.busy_seconds += time.perf_counter() - t
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def write(self, frames: np.ndarray, masks: WindowMasks) -> None:
+        self._raise_if_failed()
+        self._queue.put((frames, masks))
+
+    def drain(self) -> None:
+        """Wait until everything queued is written; raise the worker's error if it failed."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join()
+        self._raise_if_failed()
+
+    @property
+    def frames_written(self) -> int:
+        return self.writer.frames_written
+
+    def finish(self, run_info: dict) -> dict:
+        self.drain()
+        return self.writer.finish(run_info)
+
+    def abort(self) -> None:
+        """Finish the (at most ``max_pending``) queued windows, so that every frame handed over is
+        either complete on disk or was never started, then drop the partial overlay."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join()
+        self.writer.abort()
