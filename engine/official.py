@@ -1,0 +1,211 @@
+"""The official model set (``--models official``): which stages run, and which networks ``build``
+exports and compiles.
+
+Stages: BootsTAPIR tracks (``--tracker bootstapir``; the flow tracker stays selectable), Depth-
+Anything-V2 + DINOv2 features, the SegAnyMo classifier (``moseg.pth``) and the SAM2 densifier. Each
+stage takes the :class:`~motionseg_trt.config.RunConfig`; the networks run on ``config.backend``.
+
+``RunConfig.extra["random_weights"] = True`` builds every network with random weights of the
+right shapes: it proves the plumbing, the shapes and backend parity on a machine without the
+weight files, never quality.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from .config import RunConfig
+from .errors import UnavailableError
+
+
+def _stage(module: str, attr: str, what: str):
+    from .stages import _import
+
+    return _import(module, attr, what)
+
+
+def build_stages(config: RunConfig):
+    """``(tracker, features, labeller, densifier)`` for ``--models official``."""
+    from .features.extractor import OfficialFeatureExtractor
+    from .stages import build_stages as build_any
+
+    if config.tracker == "bootstapir":
+        tracker = _stage("motionseg_trt.tracks.bootstapir.predictor", "BootsTapirTracker", "the BootsTAPIR tracker")(config)
+    elif config.tracker == "flow":
+        tracker = _stage("motionseg_trt.tracks.flow_tracker", "FlowTracker", "the flow tracker")(config)
+    else:
+        raise ValueError(f"unknown tracker {config.tracker!r}; choose bootstapir or flow")
+    features = OfficialFeatureExtractor(config)
+    if config.motion_model == "official":
+        labeller = _stage("motionseg_trt.motion.classifier.labeller", "OfficialClassifierLabeller",
+                          "the official motion classifier")(config)
+    else:  # learned / geometric work on the same tracks and ignore the features
+        labeller = build_any(_as_embedded(config)).labeller
+    if config.densifier == "sam2":
+        densifier = _stage("motionseg_trt.masks.sam2.densifier", "Sam2Densifier", "the SAM2 densifier")(config)
+    else:
+        densifier = _stage("motionseg_trt.masks.edge_fill", "EdgeFillDensifier", "the edge-fill densifier")(config)
+    return tracker, features, labeller, densifier
+
+
+def _as_embedded(config: RunConfig) -> RunConfig:
+    import dataclasses
+
+    return dataclasses.replace(config, models="embedded", tracker="flow", densifier="embedded")
+
+
+# ---------------------------------------------------------------------------------------------
+# What `motionseg-trt build` compiles
+
+
+@dataclass
+class BuildTarget:
+    """One network of a model set. ``make_onnx(fp16)`` exports it (or finds the export) and returns
+    ``[(onnx_path, tensorrt_profiles)]`` - some networks are split into several graphs."""
+
+    name: str
+    make_onnx: Callable[[bool], list[tuple[str, Optional[dict]]]]
+    note: str = ""
+    meta: dict = field(default_factory=dict)
+
+
+def _random(config: RunConfig) -> bool:
+    return bool((config.extra or {}).get("random_weights", False))
+
+
+def _feature_targets(config: RunConfig, height: int, width: int) -> list[BuildTarget]:
+    from .features.extractor import depth_network, dino_network
+    from .runtime.networks import ensure_onnx
+
+    targets = []
+    for name, make in (("dino", dino_network), ("depth", depth_network)):
+        def onnx(fp16, make=make):
+            spec = make(config, height, width)  # resolves the weights: only for what is built
+            return [(str(ensure_onnx(config, spec, fp16, log=lambda m: None)), spec.profiles)]
+
+        targets.append(BuildTarget(name, onnx))
+    return targets
+
+
+def classifier_target(config: RunConfig, window: int, max_tracks: int = 5000,
+                      checkpoint: Optional[str] = None, label: str = "classifier") -> BuildTarget:
+    """The trajectory classifier: the official ``moseg.pth`` (or random weights), or our own weights
+    (``checkpoint``) for the embedded set."""
+    from .runtime.networks import artifacts_dir, weights_tag
+    from .weights import resolve_weight
+
+    def onnx(fp16, checkpoint=checkpoint):
+        from motionseg_trt.export.classifier import export_classifier
+
+        if checkpoint is None and not _random(config):
+            checkpoint = resolve_weight("moseg", config.classifier_checkpoint, config.weights_dir)
+
+        model = _load_classifier(checkpoint)
+        path = artifacts_dir(config) / "onnx" / f"{label}_{weights_tag(checkpoint)}{'.fp16' if fp16 else ''}.onnx"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            export_classifier(model, str(path), fp16=fp16)
+        t = max(2, int(window))
+        profiles = {}
+        for name in model.input_names:
+            if name == "traj":
+                shapes = ((1, 1, 2, 2), (1, max_tracks, t, 2), (1, max_tracks, t, 2))
+            elif name == "dino":
+                d = model.config.dino_dim
+                shapes = ((1, 1, d), (1, max_tracks, d), (1, max_tracks, d))
+            else:
+                shapes = ((1, 1, 2), (1, max_tracks, t), (1, max_tracks, t))
+            profiles[name] = shapes
+        return [(str(path), profiles)]
+
+    return BuildTarget(label, onnx, f"N<= {max_tracks} tracks, T<= {window} frames")
+
+
+def _load_classifier(checkpoint: Optional[str]):
+    if checkpoint is None:
+        import torch
+
+        from .motion.classifier.modeling import TrajectoryClassifier
+
+        torch.manual_seed(0)
+        return TrajectoryClassifier().eval()
+    from .motion.classifier.checkpoint import load_classifier
+
+    return load_classifier(checkpoint).eval()
+
+
+def tracker_target(config: RunConfig, window: int, query_chunk: int = 256) -> BuildTarget:
+    from .runtime.networks import artifacts_dir
+    from .weights import resolve_weight
+
+    def onnx(fp16):
+        from motionseg_trt.export.tracker import export_tracker, read_tracker_onnx, weights_fingerprint
+
+        ckpt = None if _random(config) else resolve_weight(
+            "bootstapir", (config.extra or {}).get("tracker_checkpoint"), config.weights_dir)
+
+        out_dir = artifacts_dir(config) / "onnx" / "bootstapir"
+        model = _load_tracker(ckpt)
+        info = read_tracker_onnx(out_dir, query_chunk=query_chunk, fp16=fp16,
+                                 fingerprint=weights_fingerprint(model))
+        if info is None:
+            info = export_tracker(model, out_dir, query_chunk=query_chunk, fp16=fp16)
+        s = int(info.image_size)
+        t = max(2, int(window))
+        chunk = 10  # the official feature extractor's frame chunk
+        feats = {"frames": ((1, s, s, 3), (chunk, s, s, 3), (max(chunk, t), s, s, 3))}
+        track = {"hires": ((2, s // 4, s // 4, 128), (t, s // 4, s // 4, 128), (t, s // 4, s // 4, 128)),
+                 "lowres": ((2, s // 8, s // 8, 256), (t, s // 8, s // 8, 256), (t, s // 8, s // 8, 256))}
+        return [(str(info.features), feats), (str(info.track), track)]
+
+    return BuildTarget("tracker", onnx, f"BootsTAPIR, {query_chunk} queries per chunk, T<= {window}")
+
+
+def _load_tracker(checkpoint: Optional[str]):
+    if checkpoint is None:
+        import torch
+
+        from .tracks.bootstapir.modeling import TAPIR
+
+        torch.manual_seed(0)
+        return TAPIR(pyramid_level=1).eval()
+    from .tracks.bootstapir.checkpoint import load_bootstapir
+
+    return load_bootstapir(checkpoint).eval()
+
+
+def sam2_target(config: RunConfig, height: int, width: int) -> BuildTarget:
+    def onnx(fp16):
+        try:
+            from motionseg_trt.export import sam2 as sam2_export
+        except ModuleNotFoundError as exc:
+            raise UnavailableError(f"SAM2 export is not part of this installation ({exc.name})") from None
+        return sam2_export.build_targets(config, height, width, fp16)
+
+    return BuildTarget("sam2", onnx, config.sam2_config)
+
+
+def official_targets(config: RunConfig, height: int, width: int, window: int) -> list[BuildTarget]:
+    """Every network of the official set, in pipeline order."""
+    targets = []
+    if config.tracker == "bootstapir":
+        targets.append(tracker_target(config, window))
+    targets += _feature_targets(config, height, width)
+    targets.append(classifier_target(config, window))
+    if config.densifier == "sam2":
+        targets.append(sam2_target(config, height, width))
+    return targets
+
+
+def embedded_targets(config: RunConfig, height: int, width: int, window: int) -> list[BuildTarget]:
+    """The embedded set's only network: our learned classifier (its weights ship in the package)."""
+    import importlib.util
+
+    from .stages import LEARNED_MODULE
+
+    weights = Path(__file__).parent / "weights"
+    found = sorted(weights.glob("*.safetensors")) if weights.exists() else []
+    if importlib.util.find_spec(LEARNED_MODULE) is None or not found:
+        return []
+    return [classifier_target(config, window, checkpoint=str(found[0]), label="learned_classifier")]
