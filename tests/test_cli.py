@@ -125,3 +125,46 @@ def test_cli_module_is_light():
             "print(sorted(m for m in ('torch', 'onnxruntime', 'cv2') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr
+
+
+_SLOW_RUN = """
+import sys, time
+import numpy as np
+sys.path.insert(0, {tests!r})
+import test_pipeline as tp
+import motionseg_trt.pipeline as pipeline
+from motionseg_trt.stages import NoFeatures, Stages
+
+class Slow(tp._BrightDensifier):  # a test double that takes its time, so that Ctrl-C lands mid-run
+    def densify(self, window, tracks, labels):
+        time.sleep(0.2)
+        return super().densify(window, tracks, labels)
+
+pipeline.build_stages = lambda config: Stages(tp._FakeTracker(), NoFeatures(), tp._FakeLabeller(), Slow())
+from motionseg_trt.cli.main import main
+sys.exit(main(["run", {clip!r}, "--out", {out!r}, "--window", "4", "--stride", "2", "--no-progress"]))
+"""
+
+
+def test_ctrl_c_leaves_only_complete_files(tmp_path):
+    import signal
+    import time
+
+    from PIL import Image
+
+    clip = write_video(str(tmp_path / "long.mp4"), make_pan_frames(120, (64, 48), seed=1).frames)
+    out = tmp_path / "out"
+    code = _SLOW_RUN.format(tests=os.path.dirname(__file__), clip=clip, out=str(out))
+    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and (not (out / "masks").is_dir() or len(os.listdir(out / "masks")) < 6):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines() == ["motionseg-trt: interrupted; completed files are kept"]
+    assert sorted(os.listdir(out)) == ["masks"]  # no overlay.mp4(.partial), no objects.json / run.json
+    names = sorted(os.listdir(out / "masks"))
+    assert 6 <= len(names) < 120 and names == [f"{i:05d}.png" for i in range(len(names))]
+    for name in names:
+        Image.open(out / "masks" / name).load()
