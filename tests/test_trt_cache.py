@@ -145,3 +145,24 @@ def test_without_tensorrt_the_trt_paths_say_so(tmp_path):
         runner.infer({"x": np.ones((2, 4), np.float32)})
     with pytest.raises(UnavailableError, match="TensorRT is not installed"):
         EngineFromOnnx(path, profiles=PROFILE, cache_dir=str(tmp_path / "c"), capability="9.0").serialized_engine()
+
+
+def test_fp16_graph_for_strongly_typed_tensorrt(tmp_path):
+    """TensorRT 11 has no FP16 flag: the loader converts the graph to float16 types first, keeping
+    float32 inputs/outputs. The converted graph must still compute the same thing."""
+    pytest.importorskip("onnxconverter_common")
+    ort = pytest.importorskip("onnxruntime")
+    import onnx
+
+    from motionseg_trt.runtime.tensorrt import fp16_onnx
+
+    src = write_onnx(tmp_path / "m.onnx", 2.0)
+    out = fp16_onnx(src)
+    assert out != src and fp16_onnx(src) == out  # cached by content
+    model = onnx.load(out)
+    assert any(i.data_type == onnx.TensorProto.FLOAT16 for i in model.graph.initializer)
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    x = np.arange(8, dtype=np.float32).reshape(2, 4)
+    y = ort.InferenceSession(out, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    assert y.dtype == np.float32 and np.allclose(y, 2 * x)
+    assert fp16_onnx(out) == out  # already fp16: left alone
