@@ -211,3 +211,19 @@ def test_windows_from_a_real_video(tmp_path, frames):
         windows = list(source)
     assert [i for w in windows for i in w.emit_range] == list(range(len(frames)))
     assert windows[1].start == 5 and windows[1].emit_from == 3
+
+
+def test_frame_folder_exif_orientation(tmp_path):
+    from PIL import Image
+
+    img = np.zeros((20, 30, 3), np.uint8)
+    img[0, -1] = 255  # the stored top-right pixel
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    Image.fromarray(img).save(folder / "a.png", exif=exif)
+    reader, got = _read_all(str(folder))
+    assert reader.info.rotation == 270 and (reader.info.width, reader.info.height) == (20, 30)
+    assert got.shape == (1, 30, 20, 3)
+    assert got[0, -1, -1].max() == 255  # turned clockwise: the top-right pixel is now bottom-right
