@@ -1,0 +1,117 @@
+"""``--densifier sam2``: moving tracks -> per-object masks with SAM2, streaming.
+
+Per window: Stage 1 grouping and Stage 2 refinement of the window's moving tracks (the official
+procedure, :mod:`.prompting`), plus the objects carried from the previous window, which SAM2 tracks
+on from their mask on the last frame the previous window emitted (the first overlap frame). The
+merge rules then decide which new objects are carried ones (they keep their id) and which are new
+(next free id). Only those masks cross windows; the SAM2 state and its feature cache live for one
+window, so memory stays bounded however long the video is. Offline mode (one window) is exactly the
+official procedure.
+
+Backends (``config.backend``): ``torch`` runs the ``sam2`` package as is; ``onnxruntime`` (and
+``trt``) run SAM2's four networks as exported ONNX graphs (:mod:`.parts`), with sam2's own Python
+memory-bank logic around them.
+
+Settings read from ``config.extra`` (all optional):
+``sam2_image_size`` (default: the config's 1024), ``sam2_min_confidence`` (0.9: tracks count as visible
+where confidence > it, as the official selection does), ``sam2_feature_cache`` (64 frames).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from ...config import RunConfig
+from ...contracts import FrameWindow, MotionLabels, Tracks, WindowMasks
+from .prompting import ObjectMasks, compose_labels, group_objects, merge_groups, refine_object
+
+
+class Sam2Densifier:
+    """The SAM2 ``Densifier`` stage (see the module docstring)."""
+
+    def __init__(self, config: RunConfig, *, predictor=None):
+        self.config = config
+        extra = config.extra or {}
+        self.image_size: Optional[int] = extra.get("sam2_image_size")
+        self.min_confidence = float(extra.get("sam2_min_confidence", 0.9))
+        self.feature_cache = int(extra.get("sam2_feature_cache", 64))
+        self._predictor = predictor
+        self._next_id = 1
+        self._carried: dict[int, np.ndarray] = {}  # global id -> mask on the last emitted frame
+        self._last_emitted: Optional[int] = None  # global index of that frame
+
+    # -- model -----------------------------------------------------------------------------------
+    @property
+    def predictor(self):
+        if self._predictor is None:
+            self._predictor = build_predictor(self.config, image_size=self.image_size)
+        return self._predictor
+
+    # -- stage -----------------------------------------------------------------------------------
+    def densify(self, window: FrameWindow, tracks: Tracks, labels: MotionLabels) -> WindowMasks:
+        from .session import Sam2VideoSession
+
+        t_len, h, w = window.length, window.frames.shape[1], window.frames.shape[2]
+        emit_from = window.emit_from
+        moving = np.asarray(labels.moving, dtype=bool)
+        xy = tracks.xy[moving]
+        visible = tracks.visible[moving] & (tracks.confidence[moving] > self.min_confidence)
+
+        session = Sam2VideoSession(self.predictor, window.frames, feature_cache_frames=self.feature_cache)
+        candidates: list[ObjectMasks] = []
+
+        # objects carried from the previous window, tracked on from the first overlap frame
+        carried_ids: set[int] = set()
+        first_overlap = window.start + emit_from - 1
+        if self._carried and emit_from > 0 and self._last_emitted == first_overlap:
+            session.reset()
+            for gid, mask in self._carried.items():
+                session.add_mask(emit_from - 1, gid, mask)
+            tracked = {gid: np.zeros((t_len, h, w), bool) for gid in self._carried}
+            for frame, ids, masks in session.propagate(reverse=False):
+                for gid, m in zip(ids, masks):
+                    tracked[gid][frame] = m
+            for gid, m in tracked.items():
+                candidates.append(ObjectMasks(obj_id=gid, masks=m))
+                carried_ids.add(gid)
+
+        # new objects from this window's moving tracks (Stage 1 + Stage 2)
+        if visible.any():
+            for k, obj in enumerate(group_objects(session, xy, visible), start=1):
+                m = refine_object(session, k, xy[obj.tracks], visible[obj.tracks], obj.frame)
+                if m is not None:
+                    candidates.append(ObjectMasks(obj_id=-k, masks=m, tracks=obj.tracks))
+
+        # merge (over the frames this window emits), then give ids
+        ids: list[int] = []
+        unions: list[np.ndarray] = []
+        for group in merge_groups([c.masks for c in candidates], frames=slice(emit_from, t_len)):
+            kept = sorted(candidates[i].obj_id for i in group if candidates[i].obj_id in carried_ids)
+            if kept:
+                gid = kept[0]
+            else:
+                gid = self._next_id
+                self._next_id += 1
+            ids.append(gid)
+            unions.append(np.logical_or.reduce([candidates[i].masks for i in group]))
+
+        emitted = [u[emit_from:] for u in unions]
+        out = compose_labels(emitted, ids, (t_len - emit_from, h, w))
+        self._carried = {gid: u[-1].copy() for gid, u in zip(ids, unions) if u[-1].any()}
+        self._last_emitted = window.start + t_len - 1
+        present = sorted({int(i) for i in np.unique(out) if i})
+        return WindowMasks(start=window.start + emit_from, labels=out, object_ids=present)
+
+
+def build_predictor(config: RunConfig, *, image_size: Optional[int] = None):
+    """SAM2's video predictor for ``config`` with the networks on the chosen backend."""
+    from .loader import build_sam2_video_model
+
+    predictor = build_sam2_video_model(config.sam2_config, config.sam2_checkpoint,
+                                       device=config.device, image_size=image_size)
+    if config.backend == "torch":
+        return predictor
+    from .parts import attach_exported_parts
+
+    return attach_exported_parts(predictor, config)

@@ -1,0 +1,119 @@
+"""Builds SAM2 / SAM2.1 models from the ``sam2`` package's own hydra configs.
+
+Config names: ``sam2.1_hiera_t`` (default), ``sam2.1_hiera_s``, ``sam2.1_hiera_b+``, ``sam2.1_hiera_l``
+and the SAM2 (1.0) ``sam2_hiera_*`` ones; a config path such as ``configs/sam2.1/sam2.1_hiera_t.yaml``
+is accepted as is. Checkpoints are the official ``.pt`` files (``{"model": state_dict}``); without
+one the model is randomly initialised (tests, benchmarks of speed). ``image_size`` overrides the
+config's 1024 (SAM2's positional embeddings interpolate; used to keep CPU tests small).
+"""
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+from ...errors import ModelFileError, UnavailableError
+
+SAM2_CONFIGS = {
+    "sam2.1_hiera_t": "configs/sam2.1/sam2.1_hiera_t.yaml",
+    "sam2.1_hiera_s": "configs/sam2.1/sam2.1_hiera_s.yaml",
+    "sam2.1_hiera_b+": "configs/sam2.1/sam2.1_hiera_b+.yaml",
+    "sam2.1_hiera_l": "configs/sam2.1/sam2.1_hiera_l.yaml",
+    "sam2_hiera_t": "configs/sam2/sam2_hiera_t.yaml",
+    "sam2_hiera_s": "configs/sam2/sam2_hiera_s.yaml",
+    "sam2_hiera_b+": "configs/sam2/sam2_hiera_b+.yaml",
+    "sam2_hiera_l": "configs/sam2/sam2_hiera_l.yaml",
+}
+# the official checkpoint file names, for messages and the download command
+SAM2_CHECKPOINT_NAMES = {
+    "sam2.1_hiera_t": "sam2.1_hiera_tiny.pt",
+    "sam2.1_hiera_s": "sam2.1_hiera_small.pt",
+    "sam2.1_hiera_b+": "sam2.1_hiera_base_plus.pt",
+    "sam2.1_hiera_l": "sam2.1_hiera_large.pt",
+    "sam2_hiera_t": "sam2_hiera_tiny.pt",
+    "sam2_hiera_s": "sam2_hiera_small.pt",
+    "sam2_hiera_b+": "sam2_hiera_base_plus.pt",
+    "sam2_hiera_l": "sam2_hiera_large.pt",
+}
+
+
+def config_path(name: str) -> str:
+    if name in SAM2_CONFIGS:
+        return SAM2_CONFIGS[name]
+    if name.endswith(".yaml") and name.startswith("configs/"):
+        return name
+    raise ModelFileError(f"unknown SAM2 config {name!r}; choose one of {sorted(SAM2_CONFIGS)}")
+
+
+def import_sam2():
+    """Import ``sam2.build_sam`` (after making a broken torchvision importable, see the shim)."""
+    from ._torchvision_shim import ensure_torchvision_importable
+
+    ensure_torchvision_importable()
+    try:
+        from sam2 import build_sam
+    except ImportError as exc:
+        raise UnavailableError(
+            "the sam2 package is not installed: SAM2_BUILD_CUDA=0 pip install --no-build-isolation "
+            f"--no-deps sam2 (after hydra-core, iopath) ({exc})") from exc
+    return build_sam
+
+
+def _overrides(image_size: Optional[int]) -> list[str]:
+    if not image_size:
+        return []
+    if image_size % 16:
+        raise ValueError(f"SAM2 image_size must be a multiple of 16, got {image_size}")
+    grid = image_size // 16
+    # RoPE tables of the memory attention are sized for the stride-16 grid (they would be rebuilt
+    # lazily anyway; setting them keeps the module state consistent with the image size)
+    return [f"++model.image_size={image_size}",
+            f"++model.memory_attention.layer.self_attention.feat_sizes=[{grid},{grid}]",
+            f"++model.memory_attention.layer.cross_attention.feat_sizes=[{grid},{grid}]"]
+
+
+def load_checkpoint(model, checkpoint: str) -> None:
+    """Strictly load an official SAM2 ``.pt`` (``{"model": state_dict}``) or a bare state dict."""
+    import torch
+
+    if not os.path.isfile(checkpoint):
+        raise ModelFileError(f"SAM2 checkpoint not found: {checkpoint}")
+    try:
+        blob = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's file problem
+        raise ModelFileError(f"cannot read SAM2 checkpoint {checkpoint}: {exc}") from exc
+    state = blob.get("model", blob) if isinstance(blob, dict) else None
+    if not isinstance(state, dict):
+        raise ModelFileError(f"{checkpoint} is not a SAM2 checkpoint (expected a dict with key 'model')")
+    result = model.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise ModelFileError(
+            f"{checkpoint} does not match this SAM2 config: {len(result.missing_keys)} missing keys "
+            f"(e.g. {result.missing_keys[:3]}), {len(result.unexpected_keys)} unexpected "
+            f"(e.g. {result.unexpected_keys[:3]}); pass the matching --sam2-config")
+
+
+def build_sam2_video_model(name: str = "sam2.1_hiera_t", checkpoint: Optional[str] = None, *,
+                           device: str = "cpu", image_size: Optional[int] = None, seed: int = 0):
+    """A ``sam2.sam2_video_predictor.SAM2VideoPredictor`` in eval mode, with the official video
+    post-processing settings (the ones ``build_sam2_video_predictor`` applies)."""
+    import torch
+
+    build_sam = import_sam2()
+    cfg = config_path(name)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)  # random init is reproducible (tests, parity)
+        model = build_sam.build_sam2_video_predictor(cfg, ckpt_path=None, device="cpu",
+                                                     hydra_overrides_extra=_overrides(image_size))
+    if checkpoint:
+        load_checkpoint(model, checkpoint)
+    return model.to(device).eval()
+
+
+def write_random_checkpoint(path: str, name: str = "sam2.1_hiera_t", *, image_size: Optional[int] = None,
+                            seed: int = 0) -> str:
+    """Save a randomly initialised model in the official checkpoint layout (for tests)."""
+    import torch
+
+    model = build_sam2_video_model(name, None, image_size=image_size, seed=seed)
+    torch.save({"model": model.state_dict()}, path)
+    return path
