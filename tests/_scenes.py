@@ -122,3 +122,28 @@ def windows(frames: np.ndarray, window: int, stride: int):
             return
         start += stride
         index += 1
+
+
+def make_zoom_scene(num_frames: int = 16, height: int = 96, width: int = 128, zoom: float = 0.012,
+                    rotate_deg: float = 0.6, moving: Square = Square(20, 50, 24, (1.5, -1.0), seed=7),
+                    static: Square = Square(80, 20, 22, seed=9), seed: int = 3) -> Scene:
+    """The camera zooms in and rolls about the image centre (a homography per frame, no parallax):
+    the static square is painted on the background, the moving square moves on its own on top."""
+    big = texture(height, width, seed)
+    big[static.y:static.y + static.size, static.x:static.x + static.size] = texture(static.size, static.size,
+                                                                                    static.seed + 1000)
+    sq = texture(moving.size, moving.size, moving.seed + 1000)
+    frames = np.zeros((num_frames, height, width, 3), np.uint8)
+    labels = np.zeros((num_frames, height, width), np.uint8)
+    static_mask = np.zeros((num_frames, height, width), bool)
+    centre = (width / 2.0, height / 2.0)
+    plate = np.zeros((height, width), np.uint8)
+    plate[static.y:static.y + static.size, static.x:static.x + static.size] = 1
+    for t in range(num_frames):
+        m = cv2.getRotationMatrix2D(centre, rotate_deg * t, 1.0 + zoom * t)
+        frames[t] = cv2.warpAffine(big, m, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        static_mask[t] = cv2.warpAffine(plate, m, (width, height), flags=cv2.INTER_NEAREST) > 0
+        x, y = int(round(moving.x + moving.velocity[0] * t)), int(round(moving.y + moving.velocity[1] * t))
+        frames[t, y:y + moving.size, x:x + moving.size] = sq
+        labels[t, y:y + moving.size, x:x + moving.size] = 1
+    return Scene(frames=frames, labels=labels, static_mask=static_mask, pan=(0.0, 0.0), squares=[moving, static])

@@ -170,10 +170,13 @@ class GeometricLabeller:
             r = self._pair_residual(p, q, reliable, shape)
             if r is None:
                 continue
-            # the residual scale of the camera fit, from the tracks that fitted it (flat regions' flow
-            # is poor and must not inflate it)
+            # The residual scale of the camera fit, from the reliable tracks that it explains (within
+            # a generous 3x the RANSAC threshold): neither flat regions' poor flow nor an object that
+            # holds most of the tracks may inflate it.
             fitted = r[reliable] if reliable.sum() >= 12 else r
-            sigma = max(self.sigma_floor_px * unit, 1.4826 * float(np.median(fitted)))
+            explained = fitted[fitted < 3.0 * self.ransac_px * unit]
+            spread = float(np.median(explained)) if len(explained) >= 8 else float(np.median(fitted))
+            sigma = max(self.sigma_floor_px * unit, 1.4826 * spread)
             e = np.minimum(r / (self.outlier_k * sigma), 3.0)
             if self.neighbours > 1 and len(sel) > self.neighbours:
                 _, nn = cKDTree(p).query(p, k=self.neighbours + 1)
