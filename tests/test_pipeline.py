@@ -242,3 +242,12 @@ def test_real_stages_find_the_moving_square_not_the_static_one(tmp_path, pan_cli
     # one object, with the same id in every frame: ids survive the window boundaries
     assert summary["objects"] == 1
     assert len(set(np.unique(masks).tolist()) - {0}) == 1
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_real_stages_on_tiny_clips(tmp_path, pan_clip, n):
+    from _video import make_pan_frames
+
+    path = write_video(str(tmp_path / "tiny.mp4"), make_pan_frames(n, (96, 64)).frames)
+    summary = run_pipeline(RunConfig(input=path, out=str(tmp_path / "o"), motion_model="geometric", progress=False))
+    assert summary["frames"] == n and len(os.listdir(tmp_path / "o" / "masks")) == n

@@ -123,7 +123,8 @@ class VideoFileReader(FrameReader):
             work_w, work_h = working_size(width, height, max_side)
             # swscale works in the coded orientation; rotation happens after the resize
             self._coded_work = rotated_size(work_w, work_h, self.rotation)
-            self._needs_resize = self._coded_work != (coded_w, coded_h)
+            self._coded_size = (coded_w, coded_h)
+            self._needs_resize = self._coded_work != self._coded_size
 
             rate = stream.average_rate or stream.guessed_rate or stream.base_rate
             fps = float(rate) if rate and float(rate) > 0 else DEFAULT_FPS
@@ -155,7 +156,8 @@ class VideoFileReader(FrameReader):
             self.status.error = f"decoding failed: {_ffmpeg_reason(exc)}"
 
     def _convert(self, frame) -> np.ndarray:
-        if self._needs_resize:
+        # a stream may change resolution mid-way: every frame is brought to the same working size
+        if self._needs_resize or (frame.width, frame.height) != self._coded_size:
             from av.video.reformatter import Interpolation
 
             w, h = self._coded_work
