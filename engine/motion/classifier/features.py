@@ -45,8 +45,15 @@ def gated_forward_difference(v: torch.Tensor, visible_next: torch.Tensor) -> tor
     """
     if v.dim() == visible_next.dim() + 1:
         visible_next = visible_next.unsqueeze(-1)
-    diff = (v[:, :, 1:] - v[:, :, :-1]) * visible_next[:, :, 1:]
-    return torch.cat((diff, torch.zeros_like(v[:, :, :1])), dim=2)
+    # Shift by one frame with a gather (the last frame pairs with itself, weight 0) rather than slicing
+    # T-1 long views: same numbers, and torch.export keeps T symbolic (slices put guards on T-1).
+    t_len = v.shape[2]
+    frames = torch.arange(t_len, device=v.device)
+    nxt_idx = torch.clamp(frames + 1, max=t_len - 1)
+    nxt = v.index_select(2, nxt_idx)
+    not_last = (frames < t_len - 1).to(v.dtype)
+    gate = visible_next.index_select(2, nxt_idx) * (not_last[:, None] if v.dim() == 4 else not_last)
+    return (nxt - v) * gate
 
 
 def build_track_features(traj: torch.Tensor, mask: torch.Tensor, depth: Optional[torch.Tensor] = None,

@@ -287,8 +287,9 @@ class MotionEncoder(nn.Module):
         h = F.relu(F.linear(h, self.fc2.weight.flatten(1), self.fc2.bias))  # [B, N, T, d]
         _put(capture, "encoder_proj", h)
         # a track padded in every frame keeps frame 0 (official fallback; never fires after preprocessing)
-        all_pad = pad.all(dim=-1, keepdim=True)
-        pad = torch.cat((pad[..., :1] & ~all_pad, pad[..., 1:]), dim=-1)
+        # (a mask with the first frame, not slicing: slices put guards on T-1 in torch.export)
+        first = torch.arange(pad.shape[-1], device=pad.device) == 0
+        pad = pad & ~(pad.all(dim=-1, keepdim=True) & first)
         time_bias = mask_bias(pad.flatten(0, 1), h.dtype)  # [B*N, T]
         track_pad_t = pad.transpose(1, 2)  # [B, T, N]
         if track_pad is not None:

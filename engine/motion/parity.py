@@ -1,0 +1,111 @@
+"""Parity run of the trajectory classifier on a golden fixture folder.
+
+    python -m motionseg_trt.motion.parity FIXTURE_DIR OUT.safetensors [--backend torch|onnxruntime]
+
+Reads only ``FIXTURE_DIR/state_dict.safetensors`` and the ``raw.*`` tensors of
+``FIXTURE_DIR/inputs.safetensors``, runs our preprocessing (official quirks: 8-bit depth normalisation,
+[-1,1]-as-[0,1] depth sampling, DINO from the query frame), our model (PyTorch, or the exported ONNX
+graph through ONNX Runtime) and the official selection rule, and writes ``prob [1,1,N]``,
+``logits [1,1,N]``, ``select.moving [N]`` and ``select.threshold_used [1]``. Nothing depends on a
+particular fixture: sizes, clip length, number of query frames and DINO map size come from the files.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from typing import Optional
+
+import numpy as np
+
+RAW_PREFIX = "raw."
+
+
+def load_raw_inputs(fixture_dir: str) -> dict[str, np.ndarray]:
+    """The ``raw.*`` tensors of ``inputs.safetensors`` (prefix removed); nothing else is read."""
+    from safetensors import safe_open
+
+    raw = {}
+    with safe_open(os.path.join(fixture_dir, "inputs.safetensors"), framework="np") as f:
+        for key in f.keys():
+            if key.startswith(RAW_PREFIX):
+                raw[key[len(RAW_PREFIX):]] = f.get_tensor(key)
+    return raw
+
+
+def prepare(raw: dict[str, np.ndarray], model_config, depth_sampling: str = "official"):
+    from .classifier.preprocess import PreprocessConfig, prepare_from_raw
+
+    cfg = PreprocessConfig.for_model(model_config, depth_sampling=depth_sampling)
+    return prepare_from_raw(
+        tracks_px=raw["tracks_px"], occlusion_logits=raw["occlusion_logits"],
+        expected_dist_logits=raw["expected_dist_logits"], track_query_frame=raw["track_query_frame"],
+        image_hw=tuple(int(v) for v in raw["image_hw"]), depth_u8=raw.get("depth_u8"),
+        dino_maps=raw.get("dino_maps_f16"), query_frames=raw.get("query_frames"), cfg=cfg)
+
+
+def make_predictor(model, backend: str, workdir: Optional[str] = None):
+    """A :class:`ClassifierPredictor` on ``backend``: the module itself for ``torch``, else the module
+    exported to ONNX (in ``workdir``) behind the runtime layer."""
+    from .classifier.predictor import ClassifierPredictor
+
+    if backend == "torch":
+        return ClassifierPredictor(model)
+    from ..export.classifier import export_classifier
+    from ..runtime import make_runner
+
+    path = export_classifier(model, os.path.join(workdir or tempfile.mkdtemp(), "classifier.onnx"))
+    return ClassifierPredictor(make_runner(path, backend))
+
+
+def run_parity(fixture_dir: str, backend: str = "torch", depth_sampling: str = "official",
+               workdir: Optional[str] = None) -> dict[str, np.ndarray]:
+    from .classifier.checkpoint import load_classifier
+    from .classifier.select import select_moving
+
+    model = load_classifier(os.path.join(fixture_dir, "state_dict.safetensors"))
+    raw = load_raw_inputs(fixture_dir)
+    prepared = prepare(raw, model.config, depth_sampling)
+    with tempfile.TemporaryDirectory() as tmp:
+        prob, logits = make_predictor(model, backend, workdir or tmp).predict(prepared.inputs)
+    selection = select_moving(prob, int(raw["tracks_px"].shape[1]))
+    return {"prob": prob.reshape(1, 1, -1), "logits": logits.reshape(1, 1, -1),
+            "select.moving": selection.moving,
+            "select.threshold_used": np.array([selection.threshold_used], np.float32)}
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m motionseg_trt.motion.parity", description=__doc__.split("\n")[0])
+    p.add_argument("fixture_dir")
+    p.add_argument("out", help="safetensors file to write (prob, logits, select.moving, select.threshold_used)")
+    p.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch")
+    p.add_argument("--depth-sampling", choices=("official", "correct"), default="official",
+                   help="official (what the released weights were trained with) or correct")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads (1 reproduces the fixture's reduction order best)")
+    a = p.parse_args(argv)
+
+    import torch
+    from safetensors.numpy import save_file
+
+    from ..errors import MotionSegError
+
+    torch.set_num_threads(max(1, a.threads))
+    try:
+        out = run_parity(a.fixture_dir, a.backend, a.depth_sampling)
+    except MotionSegError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+    save_file({k: np.ascontiguousarray(v) for k, v in out.items()}, a.out)
+    n = out["prob"].shape[-1]
+    print(f"{a.out}: prob/logits [1,1,{n}], {int(out['select.moving'].sum())} moving "
+          f"(threshold {float(out['select.threshold_used'][0]):g}), backend {a.backend}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""Export the trajectory classifier to ONNX (dynamic batch, tracks N and frames T; opset 18).
+
+As a function::
+
+    from motionseg_trt.export.classifier import export_classifier
+    export_classifier(model, "classifier.onnx", fp16=False)
+
+As a script::
+
+    python -m motionseg_trt.export.classifier --checkpoint moseg.pth --out classifier.onnx [--fp16]
+
+Graph: inputs are the model's ``input_names`` (``traj [B,N,T,2]``, ``mask [B,N,T]``, ``depth [B,N,T]``,
+``visib_value``/``confi_value [B,N,T]``, ``dino [B,N,768]`` for the official configuration, float32),
+outputs ``logits [B,N]`` and ``prob [B,N]`` (float32). The feature construction (frequency encoding,
+gated differences) is inside the graph; depth/DINO sampling is not (it is cheap gather work done in
+``preprocess``). Attention is MatMul-Add-Softmax-MatMul, which TensorRT fuses into one kernel.
+
+Exporter: torch 2.13's ``torch.onnx.export`` defaults to the torch.export-based (dynamo) exporter. It
+gives a clean graph (no shape-arithmetic noise) with symbolic N and T, so it is used here; the legacy
+TorchScript exporter (``dynamo=False``) traced this model into a graph with wrong numbers in our test,
+so it is not offered.
+
+fp16: the network is exported in half precision with float32 inputs/outputs (casts at the graph edges),
+so runtimes that lack fp16 kernels for some op still see the same interface.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Optional
+
+OPSET = 18
+OUTPUT_NAMES = ("logits", "prob")
+
+
+def _wrapper(model, fp16: bool):
+    import torch
+
+    class ClassifierGraph(torch.nn.Module):
+        """Positional inputs in ``input_names`` order -> (logits, prob), float32 at the edges."""
+
+        def __init__(self, net, names, half):
+            super().__init__()
+            self.net, self.names, self.half = net, list(names), half
+
+        def forward(self, *inputs):
+            dtype = torch.float16 if self.half else torch.float32
+            kwargs = {n: x.to(dtype) for n, x in zip(self.names, inputs)}
+            logits = self.net(**kwargs).float()
+            return logits, torch.sigmoid(logits)
+
+    net = model.half() if fp16 else model.float()
+    return ClassifierGraph(net.eval(), model.input_names, fp16)
+
+
+def example_inputs(model, n: int = 64, t: int = 8, batch: int = 2):
+    """Random float32 inputs of the right shapes (tracing; values do not matter). Sizes above 1 keep
+    torch.export from specialising an axis to 1."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    shapes = {"traj": (batch, n, t, 2), "mask": (batch, n, t), "depth": (batch, n, t), "visib_value": (batch, n, t),
+              "confi_value": (batch, n, t), "dino": (batch, n, model.config.dino_dim)}
+    out = []
+    for name in model.input_names:
+        x = torch.rand(shapes[name], generator=g)
+        if name == "traj":
+            x = x * 2 - 1
+        if name == "mask":
+            x = (x > 0.7).float()
+        out.append(x)
+    return tuple(out)
+
+
+def export_classifier(model, path: str, fp16: bool = False, opset: int = OPSET, verbose: bool = False) -> str:
+    """Write ``model`` (a ``TrajectoryClassifier``) to ``path`` as ONNX with dynamic B, N, T. Returns path.
+
+    The model is copied, so the caller's module keeps its dtype and mode."""
+    import copy
+    import contextlib
+    import io
+
+    import torch
+
+    if opset < 17:
+        raise ValueError("opset >= 17 is required (LayerNormalization)")
+    net = _wrapper(copy.deepcopy(model).cpu(), fp16)
+    names = list(model.input_names)
+    batch, tracks, frames = torch.export.Dim("B"), torch.export.Dim("N"), torch.export.Dim("T")
+    dynamic = {}
+    for name in names:
+        axes = {0: batch, 1: tracks}
+        if name != "dino":
+            axes[2] = frames
+        dynamic[name] = axes
+    args = example_inputs(model)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    # the exporter prints progress lines; keep them unless asked for
+    quiet = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
+    with quiet, torch.no_grad():
+        # torch.export first, on its own: it fails loudly if an axis would be specialised, where
+        # torch.onnx.export would silently fall back to a less strict trace
+        program = torch.export.export(net, args, dynamic_shapes=(tuple(dynamic[n] for n in names),))
+        torch.onnx.export(program, args, tmp, input_names=names, output_names=list(OUTPUT_NAMES),
+                          opset_version=opset, dynamo=True, external_data=False, verbose=verbose)
+    os.replace(tmp, path)  # atomic: a half-written graph never looks complete
+    return path
+
+
+def _main(argv: Optional[list[str]] = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m motionseg_trt.export.classifier", description=__doc__.split("\n")[0])
+    p.add_argument("--checkpoint", required=True, help="moseg.pth (official), a state dict, or our .safetensors")
+    p.add_argument("--out", required=True, help="ONNX file to write")
+    p.add_argument("--fp16", action="store_true", help="export the network in half precision")
+    p.add_argument("--opset", type=int, default=OPSET)
+    a = p.parse_args(argv)
+    from motionseg_trt.errors import MotionSegError
+    from motionseg_trt.motion.classifier.checkpoint import load_classifier
+
+    try:
+        model = load_classifier(a.checkpoint)
+    except MotionSegError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    export_classifier(model, a.out, fp16=a.fp16, opset=a.opset)
+    print(a.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())
