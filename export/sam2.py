@@ -274,6 +274,40 @@ def export_all(model, out_dir: str, *, fp16: bool = False, parts=PART_NAMES) -> 
     return {p: export_part(model, p, os.path.join(out_dir, p + suffix), fp16=fp16) for p in parts}
 
 
+MAX_POINTS = 16  # TensorRT profile: clicks per prompt (Stage 2 uses 1 or 3)
+MAX_MEMORY_FRAMES = 16  # TensorRT profile: spatial memory frames (7 by default + conditioning frames)
+MAX_POINTER_TOKENS = 64  # 16 object pointers x 4 tokens (SAM2's max_obj_ptrs_in_encoder)
+
+
+def trt_profiles(model, part: str) -> Optional[dict]:
+    """TensorRT optimisation profiles ``{input: (min, opt, max)}`` of the dynamic inputs."""
+    hw = (model.image_size // 16) ** 2
+    if part == "prompt_mask_decoder":
+        return {"point_coords": ((1, 1, 2), (1, 3, 2), (1, MAX_POINTS, 2)),
+                "point_labels": ((1, 1), (1, 3), (1, MAX_POINTS))}
+    if part == "memory_attention":
+        d = model.mem_dim
+        sp = ((1, hw, d), (1, 7 * hw, d), (1, MAX_MEMORY_FRAMES * hw, d))
+        pt = ((1, 1, d), (1, MAX_POINTER_TOKENS, d), (1, MAX_POINTER_TOKENS, d))
+        return {"mem_spatial": sp, "mem_spatial_pos": sp, "mem_spatial_valid": tuple(s[:2] for s in sp),
+                "mem_ptr": pt, "mem_ptr_pos": pt, "mem_ptr_valid": tuple(s[:2] for s in pt)}
+    return None  # static shapes
+
+
+def build_targets(config, height: int, width: int, fp16: bool) -> list:
+    """For ``motionseg-trt build``: export (or find) the four graphs of ``config``'s SAM2 and return
+    ``[(onnx_path, tensorrt_profiles)]``. SAM2 works at its own square size (``sam2_image_size``,
+    default 1024) whatever the video size, so ``height`` / ``width`` do not change the graphs."""
+    from motionseg_trt.masks.sam2.loader import build_sam2_video_model, resolve_checkpoint
+    from motionseg_trt.masks.sam2.parts import export_parts_cached
+
+    checkpoint = resolve_checkpoint(config)
+    model = build_sam2_video_model(config.sam2_config, checkpoint,
+                                   image_size=(config.extra or {}).get("sam2_image_size"))
+    paths = export_parts_cached(model, config, checkpoint, fp16=fp16)
+    return [(paths[p], trt_profiles(model, p)) for p in PART_NAMES]
+
+
 def main(argv: Optional[list] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", default="sam2.1_hiera_t")

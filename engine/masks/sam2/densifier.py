@@ -13,11 +13,17 @@ Backends (``config.backend``): ``torch`` runs the ``sam2`` package as is; ``onnx
 memory-bank logic around them.
 
 Settings read from ``config.extra`` (all optional):
-``sam2_image_size`` (default: the config's 1024), ``sam2_min_confidence`` (0.9: tracks count as visible
-where confidence > it, as the official selection does), ``sam2_feature_cache`` (64 frames).
+
+* ``sam2_image_size``: SAM2's square input size (default: the config's 1024); also read from the
+  ``MOTIONSEG_SAM2_IMAGE_SIZE`` environment variable, as the CLI has no flag for it;
+* ``random_weights``: run without a checkpoint (tests and speed measurements only);
+* ``sam2_min_confidence``: 0.9, tracks count as visible where confidence > it (official selection);
+* ``sam2_feature_cache``: frames of image features kept per window (64);
+* ``sam2_memory_slots`` / ``sam2_pointer_slots``: pad the memory bank to fixed shapes (exported path).
 """
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 import numpy as np
@@ -30,13 +36,16 @@ from .prompting import ObjectMasks, compose_labels, group_objects, merge_groups,
 class Sam2Densifier:
     """The SAM2 ``Densifier`` stage (see the module docstring)."""
 
-    def __init__(self, config: RunConfig, *, predictor=None):
+    def __init__(self, config: RunConfig, *, predictor=None, session_factory=None):
         self.config = config
         extra = config.extra or {}
-        self.image_size: Optional[int] = extra.get("sam2_image_size")
+        size = extra.get("sam2_image_size") or os.environ.get("MOTIONSEG_SAM2_IMAGE_SIZE")
+        self.image_size: Optional[int] = int(size) if size else None
         self.min_confidence = float(extra.get("sam2_min_confidence", 0.9))
         self.feature_cache = int(extra.get("sam2_feature_cache", 64))
         self._predictor = predictor
+        # frames -> VideoSession; the default runs SAM2 (tests of the id logic may pass another source)
+        self._session_factory = session_factory
         self._next_id = 1
         self._carried: dict[int, np.ndarray] = {}  # global id -> mask on the last emitted frame
         self._last_emitted: Optional[int] = None  # global index of that frame
@@ -49,16 +58,21 @@ class Sam2Densifier:
         return self._predictor
 
     # -- stage -----------------------------------------------------------------------------------
-    def densify(self, window: FrameWindow, tracks: Tracks, labels: MotionLabels) -> WindowMasks:
+    def _session(self, frames: np.ndarray):
+        if self._session_factory is not None:
+            return self._session_factory(frames)
         from .session import Sam2VideoSession
 
+        return Sam2VideoSession(self.predictor, frames, feature_cache_frames=self.feature_cache)
+
+    def densify(self, window: FrameWindow, tracks: Tracks, labels: MotionLabels) -> WindowMasks:
         t_len, h, w = window.length, window.frames.shape[1], window.frames.shape[2]
         emit_from = window.emit_from
         moving = np.asarray(labels.moving, dtype=bool)
         xy = tracks.xy[moving]
         visible = tracks.visible[moving] & (tracks.confidence[moving] > self.min_confidence)
 
-        session = Sam2VideoSession(self.predictor, window.frames, feature_cache_frames=self.feature_cache)
+        session = self._session(window.frames)
         candidates: list[ObjectMasks] = []
 
         # objects carried from the previous window, tracked on from the first overlap frame
@@ -106,12 +120,13 @@ class Sam2Densifier:
 
 def build_predictor(config: RunConfig, *, image_size: Optional[int] = None):
     """SAM2's video predictor for ``config`` with the networks on the chosen backend."""
-    from .loader import build_sam2_video_model
+    from .loader import build_sam2_video_model, resolve_checkpoint
 
-    predictor = build_sam2_video_model(config.sam2_config, config.sam2_checkpoint,
-                                       device=config.device, image_size=image_size)
+    checkpoint = resolve_checkpoint(config)
+    predictor = build_sam2_video_model(config.sam2_config, checkpoint, device=config.device,
+                                       image_size=image_size)
     if config.backend == "torch":
         return predictor
     from .parts import attach_exported_parts
 
-    return attach_exported_parts(predictor, config)
+    return attach_exported_parts(predictor, config, checkpoint)

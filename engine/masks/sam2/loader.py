@@ -109,6 +109,24 @@ def build_sam2_video_model(name: str = "sam2.1_hiera_t", checkpoint: Optional[st
     return model.to(device).eval()
 
 
+def resolve_checkpoint(config) -> Optional[str]:
+    """The SAM2 checkpoint a run uses: ``--sam2-checkpoint``, else the downloaded one for
+    ``--sam2-config`` (``motionseg-trt download``); None only with ``extra["random_weights"]`` (tests,
+    speed benchmarks), never silently."""
+    if config.sam2_checkpoint:
+        if not os.path.isfile(config.sam2_checkpoint):
+            raise ModelFileError(f"SAM2 checkpoint not found: {config.sam2_checkpoint}")
+        return config.sam2_checkpoint
+    if (config.extra or {}).get("random_weights"):
+        return None
+    from ...weights import SAM2_WEIGHTS, resolve_weight
+
+    if config.sam2_config not in SAM2_WEIGHTS:
+        raise ModelFileError(f"no downloadable checkpoint for SAM2 config {config.sam2_config!r}; "
+                             "pass --sam2-checkpoint PATH")
+    return resolve_weight(SAM2_WEIGHTS[config.sam2_config], None, config.weights_dir)
+
+
 def write_random_checkpoint(path: str, name: str = "sam2.1_hiera_t", *, image_size: Optional[int] = None,
                             seed: int = 0) -> str:
     """Save a randomly initialised model in the official checkpoint layout (for tests)."""

@@ -13,8 +13,6 @@ multimask choice, the object-pointer projection MLP and the temporal encodings.
 """
 from __future__ import annotations
 
-import hashlib
-import os
 from typing import Optional
 
 import numpy as np
@@ -28,33 +26,28 @@ def _np(t) -> np.ndarray:
     return np.ascontiguousarray(t.detach().float().cpu().numpy())
 
 
-def parts_cache_dir(config: RunConfig, image_size: int) -> str:
-    """Folder of the exported graphs for this config + weights + image size (+ precision)."""
-    h = hashlib.sha256()
-    h.update(f"{EXPORT_VERSION}|{config.sam2_config}|{image_size}|fp16={bool(config.fp16)}".encode())
-    if config.sam2_checkpoint:
-        with open(config.sam2_checkpoint, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-    else:
-        h.update(b"random-init-seed0")
-    root = config.engine_cache or os.path.join(os.path.expanduser("~"), ".cache", "motionseg_trt")
-    return os.path.join(root, "sam2", h.hexdigest()[:16])
+def parts_dir(config: RunConfig, checkpoint: Optional[str], image_size: int):
+    """Folder of the exported graphs for these weights, config and image size."""
+    from ...runtime.networks import artifacts_dir, weights_tag
+
+    return (artifacts_dir(config) / "onnx" / "sam2"
+            / f"{config.sam2_config}_{image_size}_{weights_tag(checkpoint)}_{EXPORT_VERSION}")
 
 
-def export_parts_cached(predictor, config: RunConfig) -> dict[str, str]:
-    """Export the four graphs once per (weights, config, image size, precision)."""
+def export_parts_cached(predictor, config: RunConfig, checkpoint: Optional[str],
+                        fp16: Optional[bool] = None) -> dict[str, str]:
+    """Export the four graphs once per (weights, config, image size, precision); return their paths."""
     from motionseg_trt.export.sam2 import PART_NAMES, export_part
 
-    out_dir = parts_cache_dir(config, predictor.image_size)
-    os.makedirs(out_dir, exist_ok=True)
-    suffix = ".fp16.onnx" if config.fp16 else ".onnx"
+    fp16 = bool(config.fp16 if fp16 is None else fp16)
+    out_dir = parts_dir(config, checkpoint, predictor.image_size)
+    out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
     for part in PART_NAMES:
-        path = os.path.join(out_dir, part + suffix)
-        if not os.path.exists(path):
-            export_part(predictor, part, path, fp16=bool(config.fp16))
-        paths[part] = path
+        path = out_dir / (part + (".fp16.onnx" if fp16 else ".onnx"))
+        if not path.exists():
+            export_part(predictor, part, str(path), fp16=fp16)
+        paths[part] = str(path)
     return paths
 
 
@@ -252,10 +245,10 @@ def attach_parts(predictor, parts: Sam2PartRunners):
     return predictor
 
 
-def attach_exported_parts(predictor, config: RunConfig):
+def attach_exported_parts(predictor, config: RunConfig, checkpoint: Optional[str]):
     """Export (once, cached) and attach the graphs for ``config.backend``."""
     extra = config.extra or {}
-    paths = export_parts_cached(predictor, config)
+    paths = export_parts_cached(predictor, config, checkpoint)
     parts = Sam2PartRunners(predictor, paths, backend=config.backend, fp16=bool(config.fp16),
                             device=config.device, threads=config.threads,
                             memory_slots=extra.get("sam2_memory_slots"),
