@@ -1,5 +1,5 @@
 """Depth-Anything-V2 disparity: baked position embeddings equal transformers' own resize, ONNX
-parity (fp32 and fp16), per-frame min-max, the processor's size rule, the official depth quirk."""
+parity (fp32 and fp16), per-frame min-max, the processor's size rule."""
 import numpy as np
 import pytest
 
@@ -8,7 +8,7 @@ pytest.importorskip("transformers")
 ort = pytest.importorskip("onnxruntime")
 
 from motionseg_trt.features.depth import (DepthAnythingDisparity, build_depth_model, depth_input_size,  # noqa: E402
-                                          load_depth_weights, official_classifier_depth, preprocess_depth)
+                                          load_depth_weights, preprocess_depth)
 
 H, W = 40, 60
 IN_HW = depth_input_size(H, W, side=42)
@@ -101,13 +101,3 @@ def test_preprocess_shape():
     frames = np.random.default_rng(0).integers(0, 255, (2, H, W, 3), dtype=np.uint8)
     x = preprocess_depth(frames, IN_HW)
     assert x.shape == (2, 3, *IN_HW) and x.dtype == np.float32
-
-
-def test_official_classifier_depth_quirk():
-    u16 = np.array([[0, 32767, 65535], [200, 255, 100]], np.float64)
-    d = ((u16 + 0.25) / 65535).clip(0, 1).astype(np.float32)[None]  # away from integer boundaries
-    q = official_classifier_depth(d)
-    # 16-bit values saturate at 255 in PIL's "L" conversion, then min-max per frame
-    u8 = np.array([[0, 255, 255], [200, 255, 100]], np.float64)
-    assert np.allclose(q[0], u8 / 255.0)
-    assert np.all(official_classifier_depth(np.ones((1, 2, 2), np.float32)) == 0)

@@ -3,8 +3,10 @@
 The official pipeline runs transformers' depth-estimation pipeline on each frame (the image processor
 resizes so that the shorter side is ~518 px, both sides multiples of 14, and normalises), resizes the
 predicted disparity bicubically back to the image size, and min-max scales each frame (then writes
-it as a 16-bit PNG). :class:`DepthAnythingDisparity` does the network, the bicubic resize to the
-working resolution and the min-max scaling in one graph; the backbone's position embeddings are
+it as a 16-bit PNG; the classifier reads it back through a saturating 8-bit conversion, which is
+reproduced in the classifier's preprocessing, ``motion.classifier.preprocess``).
+:class:`DepthAnythingDisparity` does the network, the bicubic resize to the working resolution and
+the min-max scaling in one graph; the backbone's position embeddings are
 baked for the network's input size so the graph keeps only the plain (non-antialiased) bicubic
 resize of the output, which TensorRT supports.
 
@@ -148,18 +150,3 @@ def preprocess_depth(frames: np.ndarray, input_hw: tuple[int, int]) -> np.ndarra
         img = frame if frame.shape[:2] == (h, w) else cv2.resize(frame, (w, h), interpolation=cv2.INTER_CUBIC)
         out[i] = (img.transpose(2, 0, 1).astype(np.float32) / 255.0 - mean) / std
     return out
-
-
-def official_classifier_depth(disparity01: np.ndarray) -> np.ndarray:
-    """What the official classifier actually sees for a disparity map (SPEC.md §2.3 of the classifier
-    fixture): 16-bit quantisation, PIL's saturating 16->8-bit conversion, per-frame min-max.
-
-    ``disparity01`` [T, H, W] in [0, 1] -> float32 [T, H, W]. A frame whose 8-bit map is constant
-    gives 0 here (the official code would divide 0 by 0).
-    """
-    u16 = (65535.0 * disparity01.astype(np.float64)).astype(np.uint16)
-    l8 = np.minimum(u16, 255).astype(np.float64)
-    lo = l8.min(axis=(1, 2), keepdims=True)
-    hi = l8.max(axis=(1, 2), keepdims=True)
-    rng = hi - lo
-    return np.where(rng > 0, (l8 - lo) / np.where(rng > 0, rng, 1), 0).astype(np.float32)

@@ -336,27 +336,3 @@ def preprocess_dino(frames: np.ndarray, input_hw: tuple[int, int]) -> np.ndarray
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     return ((x - mean) / std).numpy().astype(np.float32, copy=False)
-
-
-def sample_track_descriptors(maps: np.ndarray, map_frames: np.ndarray, xy: np.ndarray,
-                             query_frame: np.ndarray, image_hw: tuple[int, int]) -> np.ndarray:
-    """One descriptor per track, as the official loader does (SPEC.md §2.4).
-
-    ``maps`` [Q, h', w', C], ``map_frames`` [Q] local frame of each map, ``xy`` [N, T, 2] pixels,
-    ``query_frame`` [N]. The cell is the truncated ``x * w'/W`` (float32 arithmetic), clamped.
-    Returns float32 [N, C].
-    """
-    n = xy.shape[0]
-    if n == 0:
-        return np.zeros((0, maps.shape[-1]), np.float32)
-    H, W = image_hw
-    h, w = maps.shape[1:3]
-    slot = {int(f): i for i, f in enumerate(np.asarray(map_frames).tolist())}
-    missing = sorted({int(q) for q in query_frame} - set(slot))
-    if missing:
-        raise ValueError(f"no DINO map for query frames {missing[:5]}")
-    qi = np.array([slot[int(q)] for q in query_frame], np.int64)
-    pts = xy[np.arange(n), np.asarray(query_frame, np.int64)].astype(np.float32)
-    ix = np.clip(np.trunc(pts[:, 0] * np.float32(w / W)).astype(np.int64), 0, w - 1)
-    iy = np.clip(np.trunc(pts[:, 1] * np.float32(h / H)).astype(np.int64), 0, h - 1)
-    return maps[qi, iy, ix].astype(np.float32)
