@@ -27,6 +27,7 @@ from .io.writers import OutputWriter
 from .stages import Stages, build_stages
 
 # "write" is the writer thread's busy time; "write_wait" the time the stages waited for it
+PREFETCH_FRAMES = 8  # frames decoded ahead on a worker thread
 STAGE_NAMES = ("decode", "tracks", "features", "motion", "masks", "write", "write_wait")
 
 
@@ -121,7 +122,7 @@ def run_pipeline(config: RunConfig, stages: Optional[Stages] = None) -> dict:
         prepare_output_dir(config.out, config.overwrite)
         writer = BackgroundWriter(OutputWriter(config.out, info, write_overlay=config.write_overlay,
                                                threads=config.threads))
-        source = VideoSource(reader, config.window, config.stride, config.offline)
+        source = VideoSource(reader, config.window, config.stride, config.offline, prefetch=PREFETCH_FRAMES)
         progress = _progress(config, info.num_frames)
         windows = iter(source)
         num_windows = 0
@@ -149,7 +150,7 @@ def run_pipeline(config: RunConfig, stages: Optional[Stages] = None) -> dict:
                 "status": "complete" if status.complete else "input-incomplete",
                 "out": config.out,
                 "frames": frames,
-                "objects": len(writer.writer.objects.objects),
+                "objects": writer.num_objects,
                 "windows": num_windows,
                 "seconds": {**clock.as_dict(), "build": round(build_seconds, 4), "total": round(total, 4)},
                 "fps": round(frames / total, 3) if total > 0 else None,
@@ -168,9 +169,11 @@ def run_pipeline(config: RunConfig, stages: Optional[Stages] = None) -> dict:
             paths = writer.finish(run_info)
             summary["outputs"] = paths
         except BaseException:
+            source.close()
             writer.abort()
             raise
         finally:
+            source.close()
             progress.close()
     finally:
         reader.close()

@@ -227,3 +227,36 @@ def test_frame_folder_exif_orientation(tmp_path):
     assert reader.info.rotation == 270 and (reader.info.width, reader.info.height) == (20, 30)
     assert got.shape == (1, 30, 20, 3)
     assert got[0, -1, -1].max() == 255  # turned clockwise: the top-right pixel is now bottom-right
+
+
+@pytest.mark.parametrize("prefetch", [1, 4])
+def test_prefetch_gives_the_same_windows(prefetch):
+    plain = [(w.start, w.emit_from, w.is_last, w.frames.copy()) for w in VideoSource(_CountingReader(50), 8, 3)]
+    source = VideoSource(_CountingReader(50), 8, 3, prefetch=prefetch)
+    ahead = [(w.start, w.emit_from, w.is_last, w.frames) for w in source]
+    source.close()
+    assert len(plain) == len(ahead)
+    for a, b in zip(plain, ahead):
+        assert a[:3] == b[:3] and (a[3] == b[3]).all()
+
+
+def test_prefetch_stops_when_closed_early_and_forwards_errors():
+    import threading
+
+    from motionseg_trt.io.prefetch import Prefetcher
+
+    source = VideoSource(_CountingReader(10_000), 4, 2, prefetch=2)
+    windows = iter(source)
+    next(windows)
+    source.close()  # the worker is blocked on a full queue: close must still return
+    assert not any(t.name == "motionseg-decode" and t.is_alive() for t in threading.enumerate())
+
+    def broken():
+        yield 1
+        raise OSError("disk gone")
+
+    got = []
+    with pytest.raises(OSError, match="disk gone"):
+        for item in Prefetcher(broken(), 2):
+            got.append(item)
+    assert got == [1]

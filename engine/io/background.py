@@ -62,6 +62,10 @@ class BackgroundWriter:
     def frames_written(self) -> int:
         return self.writer.frames_written
 
+    @property
+    def num_objects(self) -> int:
+        return self.writer.num_objects
+
     def finish(self, run_info: dict) -> dict:
         self.drain()
         return self.writer.finish(run_info)

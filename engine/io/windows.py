@@ -6,7 +6,8 @@ frame is emitted exactly once and the latency is one stride. The last window kee
 when the video is long enough (more context for the stages) and emits whatever is new in it.
 
 Only the last ``window`` frames are kept (a deque), plus one decoded frame of look-ahead that tells
-whether the current window is the last; a 10-minute clip is never held in memory. Offline mode is a
+whether the current window is the last, plus at most ``prefetch`` frames decoded ahead on a worker
+thread; a 10-minute clip is never held in memory. Offline mode is a
 single window spanning the whole clip (memory grows with the clip, by design).
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 
 from ..contracts import FrameWindow, VideoInfo
 from .decode import DecodeStatus, FrameReader
+from .prefetch import Prefetcher
 
 
 def validate_window(window: int, stride: int) -> None:
@@ -30,13 +32,16 @@ def validate_window(window: int, stride: int) -> None:
 class VideoSource:
     """Turns a :class:`FrameReader` into :class:`FrameWindow` s."""
 
-    def __init__(self, reader: FrameReader, window: int = 32, stride: int = 16, offline: bool = False):
+    def __init__(self, reader: FrameReader, window: int = 32, stride: int = 16, offline: bool = False,
+                 prefetch: int = 0):
         if not offline:
             validate_window(window, stride)
         self.reader = reader
         self.window = window
         self.stride = stride
         self.offline = offline
+        self.prefetch = prefetch
+        self._prefetcher: Optional[Prefetcher] = None
         self.frames_read = 0
         self.max_frames_held = 0  # high-water mark of frames kept by the source (tests check it)
 
@@ -52,11 +57,21 @@ class VideoSource:
         return self.windows()
 
     def windows(self) -> Iterator[FrameWindow]:
-        frames = iter(self.reader)
+        if self.prefetch > 0:
+            self._prefetcher = Prefetcher(self.reader, self.prefetch)
+            frames = iter(self._prefetcher)
+        else:
+            frames = iter(self.reader)
         if self.offline:
             yield from self._offline(frames)
         else:
             yield from self._sliding(frames)
+
+    def close(self) -> None:
+        """Stop decoding ahead (call before closing the reader)."""
+        if self._prefetcher is not None:
+            self._prefetcher.close()
+            self._prefetcher = None
 
     def _next(self, frames) -> Optional[np.ndarray]:
         frame = next(frames, None)

@@ -186,6 +186,10 @@ class OutputWriter:
                 self.overlay.write(frames[i], labels)
             self.frames_written += 1
 
+    @property
+    def num_objects(self) -> int:
+        return len(self.objects.objects)
+
     def finish(self, run_info: dict) -> dict:
         """Close the overlay, then write objects.json and run.json (last: they mark a finished run)."""
         paths = {"masks": self.masks_dir}
