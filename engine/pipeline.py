@@ -27,7 +27,7 @@ from .io.writers import OutputWriter
 from .stages import Stages, build_stages
 
 # "write" is the writer thread's busy time; "write_wait" the time the stages waited for it
-PREFETCH_FRAMES = 8  # frames decoded ahead on a worker thread
+PREFETCH_FRAMES = 8  # frames decoded ahead on a worker thread (config.extra["prefetch_frames"])
 STAGE_NAMES = ("decode", "tracks", "features", "motion", "masks", "write", "write_wait")
 
 
@@ -120,9 +120,11 @@ def run_pipeline(config: RunConfig, stages: Optional[Stages] = None) -> dict:
         build_seconds = time.perf_counter() - t_build
         info = reader.info
         prepare_output_dir(config.out, config.overwrite)
-        writer = BackgroundWriter(OutputWriter(config.out, info, write_overlay=config.write_overlay,
-                                               threads=config.threads))
-        source = VideoSource(reader, config.window, config.stride, config.offline, prefetch=PREFETCH_FRAMES)
+        writer = OutputWriter(config.out, info, write_overlay=config.write_overlay, threads=config.threads)
+        # config.extra["background_writer"] = False writes on the main thread (for A/B timing)
+        writer = BackgroundWriter(writer, max_pending=2 if config.extra.get("background_writer", True) else 0)
+        source = VideoSource(reader, config.window, config.stride, config.offline,
+                             prefetch=int(config.extra.get("prefetch_frames", PREFETCH_FRAMES)))
         progress = _progress(config, info.num_frames)
         windows = iter(source)
         num_windows = 0

@@ -195,10 +195,11 @@ def test_overwrite_clears_only_previous_results(tmp_path):
 
 
 # ------------------------------------------------------------------------------------- writer thread
-def test_background_writer_writes_everything_in_order(tmp_path):
+@pytest.mark.parametrize("max_pending", [0, 1])  # 0: synchronous
+def test_background_writer_writes_everything_in_order(tmp_path, max_pending):
     from motionseg_trt.io.background import BackgroundWriter
 
-    writer = BackgroundWriter(OutputWriter(str(tmp_path), _info(), write_overlay=False), max_pending=1)
+    writer = BackgroundWriter(OutputWriter(str(tmp_path), _info(), write_overlay=False), max_pending=max_pending)
     for start in range(0, 6, 2):
         writer.write(np.zeros((2, 16, 20, 3), np.uint8),
                      WindowMasks(start=start, labels=np.full((2, 16, 20), start // 2 + 1, np.uint8)))

@@ -21,13 +21,17 @@ _STOP = object()
 
 
 class BackgroundWriter:
+    """``max_pending=0`` writes synchronously in the caller (same interface, no thread)."""
+
     def __init__(self, writer: OutputWriter, max_pending: int = 2):
         self.writer = writer
-        self.busy_seconds = 0.0  # time the worker spent writing
-        self._queue: queue.Queue = queue.Queue(maxsize=max_pending)
+        self.busy_seconds = 0.0  # time spent writing
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, max_pending))
         self._error: Optional[BaseException] = None
         self._thread = threading.Thread(target=self._work, name="motionseg-writer", daemon=True)
-        self._thread.start()
+        self._synchronous = max_pending <= 0
+        if not self._synchronous:
+            self._thread.start()
 
     def _work(self) -> None:
         while True:
@@ -49,6 +53,13 @@ class BackgroundWriter:
 
     def write(self, frames: np.ndarray, masks: WindowMasks) -> None:
         self._raise_if_failed()
+        if self._synchronous:
+            t = time.perf_counter()
+            try:
+                self.writer.write(frames, masks)
+            finally:
+                self.busy_seconds += time.perf_counter() - t
+            return
         self._queue.put((frames, masks))
 
     def drain(self) -> None:
