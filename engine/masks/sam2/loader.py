@@ -106,7 +106,31 @@ def build_sam2_video_model(name: str = "sam2.1_hiera_t", checkpoint: Optional[st
                                                      hydra_overrides_extra=_overrides(image_size))
     if checkpoint:
         load_checkpoint(model, checkpoint)
+    _float_memory_inputs(model.memory_attention)
     return model.to(device).eval()
+
+
+def _float_memory_inputs(memory_attention) -> None:
+    """sam2's video predictor stores memories in bfloat16 and relies on CUDA autocast to mix them with
+    float32 weights. Without autocast (CPU, or CUDA without it) the memory attention receives bfloat16
+    memory whenever no float32 object pointer is concatenated to it (e.g. a frame before an object's
+    only prompt, tracked forward) and fails. Cast its inputs to the weights' dtype instead; the
+    bfloat16 rounding of the stored memories is kept, as on GPU."""
+    import torch
+
+    def cast(_module, args, kwargs):
+        dtype = next(memory_attention.parameters()).dtype
+
+        def fix(v):
+            if torch.is_tensor(v) and v.is_floating_point() and v.dtype != dtype:
+                return v.to(dtype)
+            if isinstance(v, list):
+                return [fix(x) for x in v]
+            return v
+
+        return tuple(fix(a) for a in args), {k: fix(v) for k, v in kwargs.items()}
+
+    memory_attention.register_forward_pre_hook(cast, with_kwargs=True)
 
 
 def resolve_checkpoint(config) -> Optional[str]:
