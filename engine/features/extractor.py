@@ -4,7 +4,7 @@ and DINOv2 key maps for the tracks' query frames, through the configured runtime
 Options (``RunConfig.extra``): ``dino_variant`` (vitb14 | vits14), ``dino_stride`` (7),
 ``dino_layer`` (11), ``depth_variant`` (small | large), ``depth_batch`` (frames per depth call, 4),
 ``dino_weights`` / ``depth_weights`` (local paths, else the downloaded files), ``random_weights``
-(plumbing tests only), ``dino_layers`` / ``depth_layers`` (shrunk test networks).
+(plumbing tests only; an explicit path still wins), ``dino_layers`` / ``depth_layers`` (shrunk test networks).
 
 Overlapping windows share frames: maps already computed for a global frame index are reused, so in
 streaming each frame goes through each network once.
@@ -25,15 +25,21 @@ def _opt(config: RunConfig, key: str, default=None):
     return (config.extra or {}).get(key, default)
 
 
+def _weights(config: RunConfig, registry_name: str, explicit_key: str) -> Optional[str]:
+    """An explicit path, else None for random weights, else the downloaded file (or a clear error)."""
+    explicit = _opt(config, explicit_key)
+    if not explicit and _opt(config, "random_weights", False):
+        return None
+    return resolve_weight(registry_name, explicit, config.weights_dir)
+
+
 def dino_network(config: RunConfig, height: int, width: int) -> NetworkSpec:
     """The DINO key-feature network of ``config`` for a working resolution (build CLI and stage)."""
     from .dino import DINO_VARIANTS, DinoSpec, dino_input_size
 
     spec = DinoSpec(_opt(config, "dino_variant", "vitb14"), int(_opt(config, "dino_stride", 7)),
                     int(_opt(config, "dino_layer", 11)))
-    random = bool(_opt(config, "random_weights", False))
-    weights = None if random else resolve_weight(DINO_WEIGHTS[spec.variant], _opt(config, "dino_weights"),
-                                                 config.weights_dir)
+    weights = _weights(config, DINO_WEIGHTS[spec.variant], "dino_weights")
     layers = _opt(config, "dino_layers")
     in_hw = dino_input_size(height, width)
 
@@ -59,9 +65,7 @@ def depth_network(config: RunConfig, height: int, width: int) -> NetworkSpec:
     from .depth import DepthSpec, depth_input_size
 
     spec = DepthSpec(_opt(config, "depth_variant", "small"), int(_opt(config, "depth_side", 518)))
-    random = bool(_opt(config, "random_weights", False))
-    weights = None if random else resolve_weight(DEPTH_WEIGHTS[spec.variant], _opt(config, "depth_weights"),
-                                                 config.weights_dir)
+    weights = _weights(config, DEPTH_WEIGHTS[spec.variant], "depth_weights")
     layers = _opt(config, "depth_layers")
     in_hw = depth_input_size(height, width, spec.side)
 
@@ -96,14 +100,14 @@ class OfficialFeatureExtractor:
         self._depth = self._dino = None
         self._depth_seen: dict[int, np.ndarray] = {}
         self._dino_seen: dict[int, np.ndarray] = {}
-        # fail early (before decoding) when weights are missing
-        if not _opt(config, "random_weights", False):
-            from .dino import DinoSpec
-
-            resolve_weight(DINO_WEIGHTS[DinoSpec(_opt(config, "dino_variant", "vitb14")).variant],
-                           _opt(config, "dino_weights"), config.weights_dir)
-            resolve_weight(DEPTH_WEIGHTS[_opt(config, "depth_variant", "small")], _opt(config, "depth_weights"),
-                           config.weights_dir)
+        # fail early (before decoding) on a bad option or missing weights
+        dino_variant = _opt(config, "dino_variant", "vitb14")
+        depth_variant = _opt(config, "depth_variant", "small")
+        if dino_variant not in DINO_WEIGHTS or depth_variant not in DEPTH_WEIGHTS:
+            raise ValueError(f"dino_variant must be one of {sorted(DINO_WEIGHTS)} and depth_variant one of "
+                             f"{sorted(DEPTH_WEIGHTS)}; got {dino_variant!r}, {depth_variant!r}")
+        _weights(config, DINO_WEIGHTS[dino_variant], "dino_weights")
+        _weights(config, DEPTH_WEIGHTS[depth_variant], "depth_weights")
 
     # -- runners, per working resolution ------------------------------------------------------------
     def _runners(self, height: int, width: int):
