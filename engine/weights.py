@@ -94,5 +94,5 @@ def resolve_weight(name: str, explicit: Optional[str] = None, directory: Optiona
     path = weight_path(name, directory)
     if not path.exists():
         raise ModelFileError(f"{name} weights not found at {path}; run `motionseg-trt download --only {name}`"
-                             f" or pass the file's path (or --random-weights to test the plumbing)")
+                             f" or pass the file's path")
     return str(path)
