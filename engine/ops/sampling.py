@@ -90,7 +90,7 @@ def gather_bilinear_nhwc(feats: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
     out = None
     for yi, wy in ((y0, wy0), (y1, wy1)):
         for xi, wx in ((x0, wx0), (x1, wx1)):
-            rows = table[(base + yi * w + xi).reshape(-1)].reshape(*x.shape, c)
+            rows = torch.index_select(table, 0, (base + yi * w + xi).reshape(-1)).reshape(*x.shape, c)
             term = rows * (wy * wx).to(feats.dtype).unsqueeze(-1)
             out = term if out is None else out + term
     return out
