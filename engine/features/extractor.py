@@ -11,6 +11,7 @@ streaming each frame goes through each network once.
 """
 from __future__ import annotations
 
+import sys
 from typing import Callable, Optional
 
 import numpy as np
@@ -91,7 +92,8 @@ class OfficialFeatureExtractor:
 
     def __init__(self, config: RunConfig, log: Optional[Callable[[str], None]] = None):
         self.config = config
-        self.log = log or (lambda msg: None)
+        # exports on a first run take a while: say so (``motionseg-trt build`` does it ahead of time)
+        self.log = log or (lambda msg: print(f"motionseg-trt: {msg}", file=sys.stderr))
         self.depth_batch = int(_opt(config, "depth_batch", 4))
         self.dino_batch = int(_opt(config, "dino_batch", 4))
         # the official pipeline stores DINO maps as float16 and casts back: do the same for parity
