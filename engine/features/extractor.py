@@ -2,7 +2,7 @@
 and DINOv2 key maps for the tracks' query frames, through the configured runtime backend.
 
 Options (``RunConfig.extra``): ``dino_variant`` (vitb14 | vits14), ``dino_stride`` (7),
-``dino_layer`` (11), ``depth_variant`` (small | large), ``depth_batch`` (frames per depth call, 4),
+``dino_layer`` (11), ``depth_variant`` (small | large), ``depth_batch`` (frames per depth call, 4), ``dino_batch`` (1),
 ``dino_weights`` / ``depth_weights`` (local paths, else the downloaded files), ``random_weights``
 (plumbing tests only; an explicit path still wins), ``dino_layers`` / ``depth_layers`` (shrunk test networks).
 
@@ -20,6 +20,13 @@ from ..config import RunConfig
 from ..contracts import FrameWindow, Tracks, WindowFeatures
 from ..runtime.networks import NetworkSpec, make_network_runner, weights_tag
 from ..weights import DEPTH_WEIGHTS, DINO_WEIGHTS, resolve_weight
+
+
+# Query frames are sparse (every 10th frame officially), so batching DINO gains little, while a graph
+# without a fused attention kernel (ONNX Runtime CPU) holds a heads x tokens^2 matrix per image:
+# 12 x 8350^2 floats = 3.3 GB at 854x480 with stride 7.
+DINO_BATCH = 1
+DEPTH_BATCH = 4
 
 
 def _opt(config: RunConfig, key: str, default=None):
@@ -56,7 +63,7 @@ def dino_network(config: RunConfig, height: int, width: int) -> NetworkSpec:
 
     tag = f"L{layers}" if layers else ""
     name = f"dino_{spec.variant}{tag}_s{spec.stride}_k{spec.layer}_{height}x{width}_{weights_tag(weights)}"
-    batch = int(_opt(config, "dino_batch", 4))
+    batch = int(_opt(config, "dino_batch", DINO_BATCH))
     profiles = {"pixel_values": ((1, 3, *in_hw), (1, 3, *in_hw), (batch, 3, *in_hw))}
     info = {"dim": DINO_VARIANTS[spec.variant]["hidden_size"], "input_hw": in_hw}
     return NetworkSpec(name, ("pixel_values",), ("dino_keys",), build, export, profiles, info)
@@ -82,7 +89,7 @@ def depth_network(config: RunConfig, height: int, width: int) -> NetworkSpec:
 
     tag = f"L{layers}" if layers else ""
     name = f"depth_{spec.variant}{tag}_{in_hw[0]}x{in_hw[1]}_to_{height}x{width}_{weights_tag(weights)}"
-    batch = int(_opt(config, "depth_batch", 4))
+    batch = int(_opt(config, "depth_batch", DEPTH_BATCH))
     profiles = {"pixel_values": ((1, 3, *in_hw), (batch, 3, *in_hw), (batch, 3, *in_hw))}
     return NetworkSpec(name, ("pixel_values",), ("disparity",), build, export, profiles, {"input_hw": in_hw})
 
@@ -94,8 +101,8 @@ class OfficialFeatureExtractor:
         self.config = config
         # exports on a first run take a while: say so (``motionseg-trt build`` does it ahead of time)
         self.log = log or (lambda msg: print(f"motionseg-trt: {msg}", file=sys.stderr))
-        self.depth_batch = int(_opt(config, "depth_batch", 4))
-        self.dino_batch = int(_opt(config, "dino_batch", 4))
+        self.depth_batch = int(_opt(config, "depth_batch", DEPTH_BATCH))
+        self.dino_batch = int(_opt(config, "dino_batch", DINO_BATCH))
         # the official pipeline stores DINO maps as float16 and casts back: do the same for parity
         self.dino_f16_roundtrip = bool(_opt(config, "dino_f16_roundtrip", True))
         self._size = None
