@@ -39,6 +39,32 @@ def _extensions():
     return exts
 
 
+def _add_cuda_objects(ext, build_temp):
+    """Compile ``csrc/<op>.cu`` beside ``<op>.cpp`` with nvcc into the same extension (static cudart) when
+    nvcc is on PATH and ``MOTIONSEG_BUILD_CUDA`` is not 0; a failed CUDA build leaves a CPU-only extension."""
+    import shutil
+    import subprocess
+
+    src = os.path.join("csrc", ext.name.rsplit("._C_", 1)[-1] + ".cu")
+    nvcc = shutil.which("nvcc")
+    if os.environ.get("MOTIONSEG_BUILD_CUDA", "1") == "0" or not nvcc or not os.path.exists(src):
+        return
+    cuda_home = os.path.dirname(os.path.dirname(os.path.realpath(nvcc)))
+    if not os.path.isdir(os.path.join(cuda_home, "lib64")):  # /usr/local/bin/nvcc may be a wrapper script
+        cuda_home = os.environ.get("CUDA_HOME", "/usr/local/cuda")
+    obj = os.path.join(build_temp, os.path.basename(src) + ".o")
+    os.makedirs(build_temp, exist_ok=True)
+    try:
+        subprocess.run([nvcc, "-c", src, "-o", obj, "-O3", "-std=c++17", "-Xcompiler", "-fPIC"], check=True)
+    except (subprocess.CalledProcessError, OSError) as exc:
+        print(f"WARNING: {src} not compiled ({exc}); {ext.name} is built without CUDA.", file=sys.stderr)
+        return
+    ext.extra_objects.append(obj)
+    ext.define_macros.append(("MOTIONSEG_WITH_CUDA", "1"))
+    ext.library_dirs.append(os.path.join(cuda_home, "lib64"))
+    ext.libraries += ["cudart_static", "dl", "rt", "pthread"]
+
+
 class OptionalBuildExt(build_ext):
     """Never let a failed extension build fail the install."""
 
@@ -51,6 +77,7 @@ class OptionalBuildExt(build_ext):
 
     def build_extension(self, ext):
         try:
+            _add_cuda_objects(ext, self.build_temp)
             super().build_extension(ext)
         except Exception as exc:  # noqa: BLE001
             print(f"WARNING: extension {ext.name} not built ({exc}); NumPy fallback will be used.",

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from typing import Optional
 
 OPSET = 18
@@ -35,23 +36,9 @@ OUTPUT_NAMES = ("logits", "prob")
 
 
 def _wrapper(model, fp16: bool):
-    import torch
+    from motionseg_trt.motion.classifier.modeling import ClassifierGraph
 
-    class ClassifierGraph(torch.nn.Module):
-        """Positional inputs in ``input_names`` order -> (logits, prob), float32 at the edges."""
-
-        def __init__(self, net, names, half):
-            super().__init__()
-            self.net, self.names, self.half = net, list(names), half
-
-        def forward(self, *inputs):
-            dtype = torch.float16 if self.half else torch.float32
-            kwargs = {n: x.to(dtype) for n, x in zip(self.names, inputs)}
-            logits = self.net(**kwargs).float()
-            return logits, torch.sigmoid(logits)
-
-    net = model.half() if fp16 else model.float()
-    return ClassifierGraph(net.eval(), model.input_names, fp16)
+    return ClassifierGraph(model.float().eval(), half=fp16).eval()
 
 
 def example_inputs(model, n: int = 64, t: int = 8, batch: int = 2):
@@ -99,7 +86,8 @@ def export_classifier(model, path: str, fp16: bool = False, opset: int = OPSET, 
     tmp = f"{path}.tmp-{os.getpid()}"
     # the exporter prints progress lines; keep them unless asked for
     quiet = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
-    with quiet, torch.no_grad():
+    with quiet, torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # exporter deprecation chatter, not about this model
         # torch.export first, on its own: it fails loudly if an axis would be specialised, where
         # torch.onnx.export would silently fall back to a less strict trace
         program = torch.export.export(net, args, dynamic_shapes=(tuple(dynamic[n] for n in names),))

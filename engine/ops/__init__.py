@@ -16,7 +16,11 @@ _EXPORTS = {
 
 def __getattr__(name):
     if name in _EXPORTS:
-        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+        # importing submodule `x` binds the package attribute `x` to it; rebind to the function so that
+        # `from motionseg_trt.ops import freq_encode` gives the function, not the module of that name
+        globals()[name] = value
+        return value
     raise AttributeError(name)
 
 

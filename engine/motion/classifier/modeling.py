@@ -423,6 +423,27 @@ class TrajectoryClassifier(nn.Module):
             raise ValueError(f"this classifier has {flag}=False; do not pass `{name}`")
 
 
+class ClassifierGraph(nn.Module):
+    """The exported graph's interface around a :class:`TrajectoryClassifier`: positional inputs in
+    ``model.input_names`` order -> ``(logits [B, N], prob [B, N])``, float32 at the edges.
+    ``half=True`` runs the network in float16 (the fp16 ONNX export)."""
+
+    def __init__(self, model: TrajectoryClassifier, half: bool = False):
+        super().__init__()
+        self.net = model.half() if half else model
+        self.names = list(model.input_names)
+        self.half = half
+
+    @property
+    def input_names(self) -> list[str]:
+        return list(self.names)
+
+    def forward(self, *inputs):
+        dtype = torch.float16 if self.half else torch.float32
+        logits = self.net(**{n: x.to(dtype) for n, x in zip(self.names, inputs)}).float()
+        return logits, torch.sigmoid(logits)
+
+
 def _put(capture: Optional[dict], name: str, value: torch.Tensor) -> None:
     if capture is not None:
         capture[name] = value
@@ -432,5 +453,5 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-__all__ = ["ClassifierConfig", "TrajectoryClassifier", "MultiheadAttention", "mask_bias", "count_parameters",
+__all__ = ["ClassifierConfig", "TrajectoryClassifier", "ClassifierGraph", "MultiheadAttention", "mask_bias", "count_parameters",
            "scaled_dot_product_attention"]

@@ -1,0 +1,162 @@
+"""``--motion-model official``: the SegAnyMo classifier as the engine's motion-labelling stage.
+
+``OfficialClassifierLabeller(config).label(window, tracks, features) -> MotionLabels``:
+
+1. preprocessing of the window's :class:`Tracks` (+ depth / DINO :class:`WindowFeatures`) exactly as
+   the official pipeline (``preprocess.prepare_from_tracks``; ``config.extra["depth_sampling"]`` =
+   ``official`` (default: the released weights were trained with it) or ``correct``);
+2. the network on ``config.backend`` (torch / onnxruntime / trt, through the runtime layer; the ONNX
+   export is made on first use in the artifact folder that ``motionseg-trt build`` fills);
+3. the official selection rule (``select.select_moving``).
+
+Tracks with no visible frame get probability 0 and are never moving (the official code drops them).
+More than ``max_tracks`` (5000, the official cap) tracks are split into random groups of at most that
+size (fixed seed) and each group is classified on its own, so every track gets a label; the
+official code instead keeps a random 5000 and drops the rest.
+
+:class:`LearnedLabellerCore` is the reusable part (any ``TrajectoryClassifier`` / runner +
+preprocessing + selection) for labellers running our own weights.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Optional
+
+import numpy as np
+
+from ...contracts import MotionLabels
+from .preprocess import ModelInputs, PreprocessConfig, ensure_visible_per_frame, prepare_from_tracks
+from .select import select_moving
+
+MAX_TRACKS = 5000
+OUTPUT_NAMES = ("logits", "prob")
+
+
+class LearnedLabellerCore:
+    """Preprocessing + prediction + selection around any classifier predictor.
+
+    ``predictor``: a :class:`~.predictor.ClassifierPredictor`; ``preprocess``: what to build (use
+    ``PreprocessConfig.for_model(model.config)``)."""
+
+    def __init__(self, predictor, preprocess: PreprocessConfig, max_tracks: int = MAX_TRACKS, seed: int = 0):
+        self.predictor = predictor
+        self.preprocess = preprocess
+        self.max_tracks = int(max_tracks)
+        self.seed = seed
+
+    def probabilities(self, tracks, features=None, image_hw=None) -> np.ndarray:
+        """Per-track probability ``[N]`` (0 for tracks that are never visible)."""
+        n = tracks.num_tracks
+        prob = np.zeros(n, np.float32)
+        if n == 0:
+            return prob
+        prepared = prepare_from_tracks(tracks, features, image_hw, self.preprocess)
+        if len(prepared.kept) == 0:
+            return prob
+        prob[prepared.kept] = self._predict_grouped(prepared.inputs)
+        return prob
+
+    def label(self, window, tracks, features=None) -> MotionLabels:
+        image_hw = tuple(window.frames.shape[1:3]) if window is not None else None
+        prob = self.probabilities(tracks, features, image_hw)
+        candidates = np.asarray(tracks.visible, bool).any(axis=1) if tracks.num_tracks else np.zeros(0, bool)
+        moving = np.zeros(tracks.num_tracks, bool)
+        threshold = 1.0
+        if candidates.any():
+            sel = select_moving(prob[candidates], tracks.num_frames)
+            moving[np.flatnonzero(candidates)[sel.moving]] = True
+            # the top-3 fallback has no threshold: report the lowest selected probability instead
+            threshold = sel.threshold_used if sel.threshold_used >= 0 else float(prob[moving].min())
+        return MotionLabels(prob=prob, moving=moving, threshold=float(threshold))
+
+    def _predict_grouped(self, inputs: ModelInputs) -> np.ndarray:
+        n = inputs.num_tracks
+        if n <= self.max_tracks:
+            return self.predictor.predict(inputs)[0]
+        groups = np.array_split(np.random.default_rng(self.seed).permutation(n), -(-n // self.max_tracks))
+        out = np.zeros(n, np.float32)
+        for idx in groups:
+            idx = np.sort(idx)
+            sub = _subset(inputs, idx)
+            out[idx] = self.predictor.predict(sub)[0]
+        return out
+
+
+def _subset(inputs: ModelInputs, idx: np.ndarray) -> ModelInputs:
+    """A group of tracks, with the one-visible-point-per-frame rule applied again within the group."""
+    pick = {k: (None if v is None else v[idx]) for k, v in vars(inputs).items()}
+    sub = ModelInputs(**pick)
+    confi = sub.confi_value if sub.confi_value is not None else np.zeros_like(sub.mask)
+    visible = ensure_visible_per_frame(sub.mask < 0.5, confi)
+    return replace(sub, mask=(~visible).astype(np.float32))
+
+
+def classifier_network_spec(model, checkpoint: Optional[str], window: int, max_tracks: int = MAX_TRACKS,
+                            label: str = "classifier"):
+    """The runtime layer's description of the classifier network (same ONNX file name as the
+    ``build`` target, so a built artifact is found)."""
+    from ...runtime.networks import NetworkSpec, weights_tag
+    from .modeling import ClassifierGraph
+
+    t = max(2, int(window))
+    profiles = {}
+    for name in model.input_names:
+        if name == "traj":
+            profiles[name] = ((1, 1, 2, 2), (1, max_tracks, t, 2), (1, max_tracks, t, 2))
+        elif name == "dino":
+            d = model.config.dino_dim
+            profiles[name] = ((1, 1, d), (1, max_tracks, d), (1, max_tracks, d))
+        else:
+            profiles[name] = ((1, 1, 2), (1, max_tracks, t), (1, max_tracks, t))
+
+    def export(path: str, fp16: bool) -> str:
+        from motionseg_trt.export.classifier import export_classifier
+
+        return export_classifier(model, path, fp16=fp16)
+
+    return NetworkSpec(name=f"{label}_{weights_tag(checkpoint)}", input_names=list(model.input_names),
+                       output_names=list(OUTPUT_NAMES), build_module=lambda: ClassifierGraph(model).eval(),
+                       export=export, profiles=profiles, info={"config": model.config.to_dict()})
+
+
+class OfficialClassifierLabeller:
+    """The official classifier (``moseg.pth``) as a :class:`~motionseg_trt.contracts.MotionLabeller`."""
+
+    def __init__(self, config, log=None):
+        from ...runtime.networks import make_network_runner
+        from .predictor import ClassifierPredictor
+
+        extra = config.extra or {}
+        checkpoint = None if extra.get("random_weights") else _resolve_checkpoint(config)
+        self.model = _load(checkpoint)
+        self.checkpoint = checkpoint
+        depth_sampling = extra.get("depth_sampling", "official")
+        preprocess = PreprocessConfig.for_model(self.model.config, depth_sampling=depth_sampling,
+                                                depth_png_quirk=bool(extra.get("depth_png_quirk", True)))
+        window = int(extra.get("clip_frames") or config.window)
+        spec = classifier_network_spec(self.model, checkpoint, window)
+        runner = make_network_runner(config, spec, log=log or (lambda m: None))
+        self.core = LearnedLabellerCore(ClassifierPredictor(runner), preprocess,
+                                        max_tracks=int(extra.get("max_tracks", MAX_TRACKS)))
+
+    def label(self, window, tracks, features) -> MotionLabels:
+        return self.core.label(window, tracks, features)
+
+
+def _resolve_checkpoint(config) -> str:
+    from ...weights import resolve_weight
+
+    return resolve_weight("moseg", config.classifier_checkpoint, config.weights_dir)
+
+
+def _load(checkpoint: Optional[str]):
+    if checkpoint is None:  # random weights of the official shapes: plumbing checks only
+        import torch
+
+        from .modeling import TrajectoryClassifier
+
+        torch.manual_seed(0)
+        return TrajectoryClassifier().eval()
+    from .checkpoint import load_classifier
+
+    return load_classifier(checkpoint)
