@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -20,7 +21,21 @@
 
 namespace py = pybind11;
 
+#ifdef MOTIONSEG_WITH_CUDA
+// Defined in medoid.cu: S(i) for k candidate indices, computed on the GPU by the shared definition
+// (one thread per candidate, sequential float64 sum in index order: the same bits as the CPU loop).
+// Returns a cudaError_t as int (0 = success).
+int medoid_cuda_sums(const float* xy_host, int64_t n, const int64_t* idx_host, int64_t k, double* out_host,
+                     void** device_state);
+void medoid_cuda_release(void* device_state);
+int medoid_cuda_device_count();
+const char* medoid_cuda_error_string(int err);
+#endif
+
 namespace {
+
+// Evaluates S(i) for a batch of candidate indices (CPU loop or CUDA kernel).
+using SumEvaluator = std::function<void(const int64_t* idx, int64_t k, double* out)>;
 
 constexpr double kRelSlack = 1e-9;  // see _REL_SLACK in medoid.py
 constexpr int64_t kSmallN = 64;
@@ -51,8 +66,9 @@ uint64_t coord_key(float x, float y) {
   return (static_cast<uint64_t>(by) << 32) | bx;
 }
 
-// Medoid of n points given as float32 (x, y) pairs; returns the index.
-int64_t medoid_impl(const float* pts, int64_t n) {
+// Medoid of n points given as float32 (x, y) pairs; returns the index. `sums` evaluates exact sums in
+// batches (nullptr: the CPU loop).
+int64_t medoid_impl(const float* pts, int64_t n, const SumEvaluator* sums = nullptr) {
   if (n <= 0) throw std::invalid_argument("medoid of an empty point set");
   if (n <= 2) return 0;
   std::vector<double> xs(n), ys(n);
@@ -73,6 +89,10 @@ int64_t medoid_impl(const float* pts, int64_t n) {
   const double xlo = *std::min_element(xs.begin(), xs.end()), xhi = *std::max_element(xs.begin(), xs.end());
   const double ylo = *std::min_element(ys.begin(), ys.end()), yhi = *std::max_element(ys.begin(), ys.end());
   if (xlo == xhi && ylo == yhi) return 0;
+  SumEvaluator cpu_sums = [&](const int64_t* idx, int64_t k, double* out) {
+    for (int64_t q = 0; q < k; ++q) out[q] = exact_sum(xs.data(), ys.data(), n, idx[q]);
+  };
+  const SumEvaluator& eval = sums ? *sums : cpu_sums;
 
   // 1. grid cells
   const int g = grid_size(n);
@@ -143,7 +163,8 @@ int64_t medoid_impl(const float* pts, int64_t n) {
       if (d < bd) bd = d, best_i = i;
     }
   }
-  double best_s = exact_sum(xs.data(), ys.data(), n, best_i);
+  double best_s;
+  eval(&best_i, 1, &best_s);
 
   // 3. cell-level bound; 4. candidates of the surviving cells, one per distinct location
   std::vector<int64_t> cand;
@@ -177,10 +198,24 @@ int64_t medoid_impl(const float* pts, int64_t n) {
     ranked[q] = {lb, i};
   }
   std::sort(ranked.begin(), ranked.end());
-  for (const auto& r : ranked) {
-    if (r.first > best_s + kRelSlack * best_s) break;
-    const double s = exact_sum(xs.data(), ys.data(), n, r.second);
-    if (s < best_s || (s == best_s && r.second < best_i)) best_s = s, best_i = r.second;
+  // exact sums in bound order, in growing batches (a batch may hold a few candidates a better sum
+  // found inside it would have pruned: extra work, same answer)
+  std::vector<int64_t> batch;
+  std::vector<double> batch_sums;
+  size_t pos = 0, size = 1;
+  while (pos < ranked.size() && ranked[pos].first <= best_s + kRelSlack * best_s) {
+    batch.clear();
+    for (size_t q = pos; q < ranked.size() && batch.size() < size; ++q) {
+      if (ranked[q].first > best_s + kRelSlack * best_s) break;
+      batch.push_back(ranked[q].second);
+    }
+    batch_sums.resize(batch.size());
+    eval(batch.data(), static_cast<int64_t>(batch.size()), batch_sums.data());
+    for (size_t q = 0; q < batch.size(); ++q)
+      if (batch_sums[q] < best_s || (batch_sums[q] == best_s && batch[q] < best_i))
+        best_s = batch_sums[q], best_i = batch[q];
+    pos += batch.size();
+    size = std::min<size_t>(size * 2, sums ? 4096 : 1);  // the CPU loop gains nothing from batching
   }
   return best_i;
 }
@@ -261,6 +296,29 @@ py::array_t<int64_t> prompt_points(const py::array& points) {
   return out;
 }
 
+#ifdef MOTIONSEG_WITH_CUDA
+int64_t medoid_cuda(const py::array& points) {
+  auto arr = as_points(points, 2);
+  const float* p = arr.data();
+  const int64_t n = arr.shape(0);
+  py::gil_scoped_release release;
+  void* state = nullptr;
+  int err = 0;
+  SumEvaluator gpu = [&](const int64_t* idx, int64_t k, double* out) {
+    err = medoid_cuda_sums(p, n, idx, k, out, &state);
+    if (err != 0) throw std::runtime_error(std::string("medoid CUDA kernel: ") + medoid_cuda_error_string(err));
+  };
+  try {
+    const int64_t r = medoid_impl(p, n, &gpu);
+    medoid_cuda_release(state);
+    return r;
+  } catch (...) {
+    medoid_cuda_release(state);
+    throw;
+  }
+}
+#endif
+
 }  // namespace
 
 PYBIND11_MODULE(_C_medoid, m) {
@@ -270,4 +328,12 @@ PYBIND11_MODULE(_C_medoid, m) {
         "Per-frame medoid of [T, N, 2] points among visible [T, N] (uint8); -1 where none is visible");
   m.def("prompt_points", &prompt_points, py::arg("points"),
         "Nearest-to-centroid point, then the two farthest from the centroid (indices)");
+#ifdef MOTIONSEG_WITH_CUDA
+  m.attr("with_cuda") = true;
+  m.def("cuda_device_count", &medoid_cuda_device_count, "CUDA devices visible (0 when none or no driver)");
+  m.def("medoid_cuda", &medoid_cuda, py::arg("points"),
+        "medoid() with the exact sums evaluated on the GPU (same answer, bit for bit)");
+#else
+  m.attr("with_cuda") = false;
+#endif
 }

@@ -1,10 +1,14 @@
 """Exact medoid search: bound-and-prune vs brute force, C++ extension vs NumPy fallback."""
+import importlib
+
 import numpy as np
 import pytest
 
-from motionseg_trt.ops import medoid as medoid_mod
 from motionseg_trt.ops._ext import load_extension
 from motionseg_trt.ops.medoid import exact_sums, medoid, medoid_batched, medoid_bruteforce, prompt_points
+
+# the module itself (motionseg_trt.ops resolves the name "medoid" to the function)
+medoid_mod = importlib.import_module("motionseg_trt.ops.medoid")
 
 HAVE_EXT = load_extension("medoid") is not None
 BACKENDS = [False] + ([True] if HAVE_EXT else [])
@@ -120,6 +124,16 @@ def test_prompt_points_extension_equals_fallback():
     for _ in range(20):
         pts = (rng.integers(0, 9, (int(rng.integers(1, 200)), 2))).astype(np.float32)
         assert (prompt_points(pts, use_extension=True) == prompt_points(pts, use_extension=False)).all()
+
+
+@pytest.mark.skipif(not medoid_mod.cuda_available(), reason="no CUDA build of _C_medoid or no GPU")
+def test_cuda_kernel_equals_cpu():
+    rng = np.random.default_rng(4)
+    for n in (1, 2, 50, 3000, 20000):
+        pts = (rng.normal(size=(n, 2)) * 60).astype(np.float32)
+        assert medoid(pts, device="cuda") == medoid(pts, use_extension=False)
+    ties = (rng.integers(0, 30, (5000, 2)) * 0.5).astype(np.float32)
+    assert medoid(ties, device="cuda") == medoid_bruteforce(ties)
 
 
 def test_bad_input():

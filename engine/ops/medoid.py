@@ -157,13 +157,24 @@ def _medoid_numpy(pts: np.ndarray) -> int:
     return best_i
 
 
-def medoid(points, *, use_extension: Optional[bool] = None) -> int:
+def cuda_available() -> bool:
+    """The extension was built with its CUDA kernel and a GPU is visible."""
+    ext = load_extension("medoid")
+    return bool(ext is not None and getattr(ext, "with_cuda", False) and ext.cuda_device_count() > 0)
+
+
+def medoid(points, *, use_extension: Optional[bool] = None, device: str = "cpu") -> int:
     """Index of the point with the minimum summed Euclidean distance to all others.
 
     ``points``: float32 ``[N, 2]`` (N >= 1). Ties go to the lowest index. Uses the compiled
-    ``motionseg_trt._C_medoid`` when it was built (``use_extension=False`` forces NumPy).
+    ``motionseg_trt._C_medoid`` when it was built (``use_extension=False`` forces NumPy);
+    ``device="cuda"`` evaluates the exact sums with the extension's CUDA kernel (same answer).
     """
     pts = _as_points(points)
+    if device == "cuda":
+        if not cuda_available():
+            raise RuntimeError("medoid on cuda needs motionseg_trt._C_medoid built with nvcc and a GPU")
+        return int(load_extension("medoid").medoid_cuda(pts))
     ext = load_extension("medoid") if use_extension in (None, True) else None
     if use_extension is True and ext is None:
         raise RuntimeError("motionseg_trt._C_medoid is not built")
