@@ -68,3 +68,29 @@ def test_bilinear_sample_rejects_bad_arguments():
         bilinear_sample(torch.zeros(1, 1, 2, 2), torch.zeros(1, 2, 2, 2), padding_mode="reflection")
     with pytest.raises(ValueError):
         bilinear_sample(torch.zeros(1, 1, 2, 2, 2), torch.zeros(1, 2, 2, 2))
+
+
+def test_patch_dot_equals_sampling_then_dot():
+    """The tracker's fast PIPs correlation equals per-offset bilinear samples (zeros padding) dotted."""
+    from motionseg_trt.ops.sampling import bilinear_patch_dot, gather_bilinear_nhwc
+
+    gen = torch.Generator().manual_seed(3)
+    feats = torch.randn(3, 9, 9, 5, generator=gen)
+    n, r = 7, 3
+    x = torch.rand(3, n, generator=gen) * 14 - 3  # some patches hang over every border
+    y = torch.rand(3, n, generator=gen) * 14 - 3
+    frame = torch.arange(3).view(3, 1).expand(3, n)
+    target = torch.randn(3, n, 5, generator=gen)
+    out = bilinear_patch_dot(feats, x, y, target, r, frame=frame)
+    off = torch.arange(-r, r + 1, dtype=torch.float32)
+    dy, dx = torch.meshgrid(off, off, indexing="ij")
+    xs = x.unsqueeze(-1) + dx.reshape(-1)
+    ys = y.unsqueeze(-1) + dy.reshape(-1)
+    samples = gather_bilinear_nhwc(feats, xs, ys, "zeros", frame=frame.unsqueeze(-1).expand_as(xs))
+    ref = (samples * target.unsqueeze(-2)).sum(-1)
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+    # the 4-D grid_sample view of one frame agrees too
+    grid = torch.stack([(xs[0] + 0.5) / 9 * 2 - 1, (ys[0] + 0.5) / 9 * 2 - 1], -1).unsqueeze(0)
+    ref0 = F.grid_sample(feats[0].permute(2, 0, 1)[None], grid, align_corners=False, padding_mode="zeros")
+    ref0 = (ref0[0].permute(1, 2, 0) * target[0].unsqueeze(-2)).sum(-1)
+    torch.testing.assert_close(out[0], ref0, atol=1e-5, rtol=1e-5)

@@ -148,3 +148,44 @@ def trilinear_sample(input: torch.Tensor, grid: torch.Tensor, *, align_corners: 
     s1 = gather_bilinear_nhwc(vol, ix, iy, padding_mode, frame=boff + z1)
     out = s0 * wz0.to(input.dtype).unsqueeze(-1) + s1 * wz1.to(input.dtype).unsqueeze(-1)
     return out.permute(0, 4, 1, 2, 3)
+
+
+def bilinear_patch_dot(feats: torch.Tensor, x: torch.Tensor, y: torch.Tensor, target: torch.Tensor,
+                       radius: int, frame: torch.Tensor | None = None) -> torch.Tensor:
+    """Dot products of ``target`` with bilinear samples on a (2r+1)^2 patch, zero padding.
+
+    Equals ``gather_bilinear_nhwc(feats, x + dx, y + dy, "zeros", frame) . target`` for the integer
+    offsets ``dx, dy`` in ``-r..r`` (rows: dy outer, dx inner), computed the cheap way: integer offsets
+    share the fractional weights, so one ``(2r+2)^2`` patch of feature rows is gathered, dotted with
+    ``target`` (a MatMul), and the bilinear blend is done on the scalar products (it is linear).
+
+    feats ``[F, H, W, C]``; x, y, frame ``[...]``; target ``[..., C]``. Returns ``[..., (2r+1)^2]``.
+    """
+    nf, h, w, c = feats.shape
+    table = feats.reshape(-1, c)
+    x = x.float()
+    y = y.float()
+    x0 = torch.floor(x)
+    y0 = torch.floor(y)
+    fx = (x - x0).unsqueeze(-1).unsqueeze(-1)
+    fy = (y - y0).unsqueeze(-1).unsqueeze(-1)
+    steps = torch.arange(-radius, radius + 2, device=feats.device)
+    ix = x0.to(torch.int64).unsqueeze(-1) + steps  # [..., P]
+    iy = y0.to(torch.int64).unsqueeze(-1) + steps
+    last_x = _as_int(w, ix) - 1
+    last_y = _as_int(h, iy) - 1
+    valid = (((iy >= 0) & (iy <= last_y)).unsqueeze(-1) & ((ix >= 0) & (ix <= last_x)).unsqueeze(-2))
+    ixc = torch.minimum(torch.clamp(ix, min=0), last_x)
+    iyc = torch.minimum(torch.clamp(iy, min=0), last_y)
+    base = 0 if frame is None else (frame.to(torch.int64) * (h * w)).unsqueeze(-1).unsqueeze(-1)
+    idx = base + iyc.unsqueeze(-1) * w + ixc.unsqueeze(-2)  # [..., P, P]
+    p = 2 * radius + 2
+    rows = torch.index_select(table, 0, idx.reshape(-1)).reshape(*x.shape, p * p, c)
+    dots = torch.matmul(rows, target.unsqueeze(-1).to(rows.dtype)).reshape(*x.shape, p, p)
+    dots = dots * valid.to(dots.dtype)
+    fx = fx.to(dots.dtype)
+    fy = fy.to(dots.dtype)
+    top = dots[..., :-1, :-1] * (1 - fx) + dots[..., :-1, 1:] * fx
+    bottom = dots[..., 1:, :-1] * (1 - fx) + dots[..., 1:, 1:] * fx
+    out = top * (1 - fy) + bottom * fy
+    return out.reshape(*x.shape, (p - 1) * (p - 1))

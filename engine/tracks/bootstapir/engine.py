@@ -120,22 +120,29 @@ class TorchTapirEngine(_ChunkedEngine):
 
 
 class OnnxTapirEngine(_ChunkedEngine):
-    """An exported graph pair (see :mod:`motionseg_trt.export.tracker`) on a runtime backend."""
+    """An exported graph pair (see :mod:`motionseg_trt.export.tracker`) on any runtime backend.
+
+    Takes two :class:`~motionseg_trt.runtime.base.Runner` objects (ONNX Runtime, TensorRT, ...);
+    :meth:`from_paths` makes them with :func:`motionseg_trt.runtime.make_runner`.
+    """
 
     name = "onnx"
 
-    def __init__(self, features_onnx: str | os.PathLike, track_onnx: str | os.PathLike, query_chunk: int,
-                 backend: str = "onnxruntime", providers: Optional[Sequence[str]] = None,
-                 frame_chunk: int = 10, fp16: bool = False, **runner_kwargs):
-        from ...runtime import make_runner
-
+    def __init__(self, features_runner, track_runner, query_chunk: int, frame_chunk: int = 10):
         self.query_chunk = int(query_chunk)
         self.frame_chunk = int(frame_chunk)
-        self.backend = backend
-        self.features_runner = make_runner(str(features_onnx), backend, fp16=fp16, providers=providers,
-                                           **runner_kwargs).activate()
-        self.track_runner = make_runner(str(track_onnx), backend, fp16=fp16, providers=providers,
-                                        **runner_kwargs).activate()
+        self.features_runner = features_runner.activate()
+        self.track_runner = track_runner.activate()
+
+    @classmethod
+    def from_paths(cls, features_onnx: str | os.PathLike, track_onnx: str | os.PathLike, query_chunk: int,
+                   backend: str = "onnxruntime", frame_chunk: int = 10, features_kwargs: Optional[dict] = None,
+                   track_kwargs: Optional[dict] = None, **runner_kwargs) -> "OnnxTapirEngine":
+        from ...runtime import make_runner
+
+        fr = make_runner(str(features_onnx), backend, **{**runner_kwargs, **(features_kwargs or {})})
+        tr = make_runner(str(track_onnx), backend, **{**runner_kwargs, **(track_kwargs or {})})
+        return cls(fr, tr, query_chunk, frame_chunk)
 
     @classmethod
     def from_model(cls, model, out_dir: str | os.PathLike, query_chunk: int = 256, fp16: bool = False,
@@ -146,7 +153,7 @@ class OnnxTapirEngine(_ChunkedEngine):
         info = read_tracker_onnx(out_dir, query_chunk, fp16, fingerprint=weights_fingerprint(model))
         if info is None:
             info = export_tracker(model, Path(out_dir), query_chunk=query_chunk, fp16=fp16)
-        return cls(info.features, info.track, query_chunk, backend=backend, fp16=fp16, **kwargs)
+        return cls.from_paths(info.features, info.track, query_chunk, backend=backend, **kwargs)
 
     def _features_chunk(self, frames):
         out = self.features_runner.infer({"frames": frames})
