@@ -1,6 +1,6 @@
 // NeRF-style frequency encoding of the trajectory classifier (motionseg_trt._C_freq_encode).
 //
-// Same layout and numbers as the NumPy/PyTorch fallback in engine/ops/freq_encode.py: for each row of
+// Same layout and numbers as the NumPy/PyTorch fallback in engine/ops/freq_encoding.py: for each row of
 // D values x, the output row is [x, sin(f0 x), cos(f0 x), sin(f1 x), cos(f1 x), ...] with f_k = 2^k and
 // every sin/cos block holding the D channels in order (the official channel order). Each value is
 // computed in double precision and rounded once to the output type, so all implementations agree to the

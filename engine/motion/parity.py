@@ -45,9 +45,10 @@ def prepare(raw: dict[str, np.ndarray], model_config, depth_sampling: str = "off
         dino_maps=raw.get("dino_maps_f16"), query_frames=raw.get("query_frames"), cfg=cfg)
 
 
-def make_predictor(model, backend: str, workdir: Optional[str] = None):
+def make_predictor(model, backend: str, workdir: Optional[str] = None, onnx_path: Optional[str] = None):
     """A :class:`ClassifierPredictor` on ``backend``: the module itself for ``torch``, else the module
-    exported to ONNX (in ``workdir``) behind the runtime layer."""
+    exported to ONNX (in ``workdir``; or an existing export of the same weights, ``onnx_path``) behind
+    the runtime layer."""
     from .classifier.predictor import ClassifierPredictor
 
     if backend == "torch":
@@ -55,12 +56,12 @@ def make_predictor(model, backend: str, workdir: Optional[str] = None):
     from ..export.classifier import export_classifier
     from ..runtime import make_runner
 
-    path = export_classifier(model, os.path.join(workdir or tempfile.mkdtemp(), "classifier.onnx"))
+    path = onnx_path or export_classifier(model, os.path.join(workdir or tempfile.mkdtemp(), "classifier.onnx"))
     return ClassifierPredictor(make_runner(path, backend))
 
 
 def run_parity(fixture_dir: str, backend: str = "torch", depth_sampling: str = "official",
-               workdir: Optional[str] = None) -> dict[str, np.ndarray]:
+               workdir: Optional[str] = None, onnx_path: Optional[str] = None) -> dict[str, np.ndarray]:
     from .classifier.checkpoint import load_classifier
     from .classifier.select import select_moving
 
@@ -68,7 +69,7 @@ def run_parity(fixture_dir: str, backend: str = "torch", depth_sampling: str = "
     raw = load_raw_inputs(fixture_dir)
     prepared = prepare(raw, model.config, depth_sampling)
     with tempfile.TemporaryDirectory() as tmp:
-        prob, logits = make_predictor(model, backend, workdir or tmp).predict(prepared.inputs)
+        prob, logits = make_predictor(model, backend, workdir or tmp, onnx_path).predict(prepared.inputs)
     selection = select_moving(prob, int(raw["tracks_px"].shape[1]))
     return {"prob": prob.reshape(1, 1, -1), "logits": logits.reshape(1, 1, -1),
             "select.moving": selection.moving,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "freq_encode": "freq_encode",
+    "freq_encode": "freq_encoding",  # module named apart from the function: no shadowing on import
     "medoid": "medoid",
     "medoid_batched": "medoid",
     "prompt_points": "medoid",

@@ -12,7 +12,7 @@ the channels is the same)::
 
 Everything here is plain tensor arithmetic (mul, sin, cos, slice, concat) so that it exports to ONNX
 with dynamic N and T and fuses in TensorRT. The NumPy / C++ version of the embedding lives in
-:mod:`motionseg_trt.ops.freq_encode`; both give the official channel order.
+:mod:`motionseg_trt.ops.freq_encoding` (``motionseg_trt.ops.freq_encode``); same channel order.
 """
 from __future__ import annotations
 

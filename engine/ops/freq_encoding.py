@@ -49,7 +49,7 @@ def freq_encode_numpy(x: np.ndarray, n_bands: int = 10, include_input: bool = Tr
     out_dtype = np.float64 if x.dtype == np.float64 else np.float32
     x64 = x.astype(np.float64)
     scaled = x64[..., None, :] * np.ldexp(1.0, np.arange(n_bands))[:, None]  # [..., K, D], exact
-    enc = np.stack((np.sin(scaled), np.cos(scaled)), axis=-2).reshape(*x.shape[:-1], -1)
+    enc = np.stack((np.sin(scaled), np.cos(scaled)), axis=-2).reshape(*x.shape[:-1], 2 * n_bands * x.shape[-1])
     if include_input:
         enc = np.concatenate((x64, enc), axis=-1)
     return enc.astype(out_dtype)
