@@ -1,0 +1,192 @@
+"""The learned motion labeller: the paper's trajectory classifier with our own weights (embedded default).
+
+The shipped weights (``motionseg_trt/weights/embedded_classifier_v1.safetensors``) were trained on
+procedurally generated clips (:mod:`motionseg_trt.synth`, :mod:`motionseg_trt.train`); the model
+card next to them says how. They use no DINO and no depth, which the embedded stack does not have.
+``config.extra["learned_weights"]`` points at another weights file written by ``motionseg-trt train``.
+
+Tracks are scored in random chunks of about ``learned_chunk`` tracks (the size the model was trained
+on): the head's attention across tracks then sees the context it was trained with, and the cost
+stays linear in the number of tracks. The moving set is ``prob > learned_threshold``, with the
+official fallback to the top 3 tracks when fewer than ``learned_min_tracks`` pass (so that the
+densifier still gets the most likely object rather than nothing only when the model is confident).
+
+Backends: ``config.backend == "torch"`` runs the PyTorch module; otherwise the module is exported to
+ONNX once per weights file (cached beside the engine cache) and run through the runtime layer
+(ONNX Runtime; TensorRT where installed).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from ..config import RunConfig
+from ..contracts import FrameWindow, MotionLabels, Tracks, WindowFeatures
+from ..errors import ModelFileError
+
+WEIGHTS_NAME = "embedded_classifier_v1.safetensors"
+DEFAULTS = {
+    "learned_threshold": 0.5,
+    "learned_min_tracks": 10,
+    "learned_chunk": 512,
+    "learned_seed": 0,
+}
+
+
+def default_weights_path() -> Path:
+    return Path(__file__).resolve().parent.parent / "weights" / WEIGHTS_NAME
+
+
+def save_weights(model, path, metadata: Optional[dict] = None) -> None:
+    """Write a model's state dict and its ``ClassifierConfig`` (JSON in the safetensors metadata)."""
+    from safetensors.torch import save_file
+
+    meta = {"format": "motionseg_trt.classifier", "config": json.dumps(model.config.to_dict())}
+    meta.update({k: str(v) for k, v in (metadata or {}).items()})
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    tmp = str(path) + ".tmp"
+    save_file(state, tmp, metadata=meta)
+    os.replace(tmp, path)
+
+
+def load_weights(path=None):
+    """``TrajectoryClassifier`` (eval mode) and the file's metadata from a weights file."""
+    from safetensors import safe_open
+
+    from .classifier.modeling import ClassifierConfig, TrajectoryClassifier
+
+    path = Path(path) if path else default_weights_path()
+    if not path.is_file():
+        raise ModelFileError(f"learned classifier weights not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = dict(f.metadata() or {})
+            state = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as exc:  # noqa: BLE001  (a corrupt or foreign file)
+        raise ModelFileError(f"cannot read learned classifier weights {path}: {exc}") from exc
+    if "config" not in meta:
+        raise ModelFileError(f"{path} has no classifier config in its metadata (not written by motionseg-trt train)")
+    model = TrajectoryClassifier(ClassifierConfig.from_dict(json.loads(meta["config"])))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise ModelFileError(f"{path} does not match its config: missing {sorted(missing)[:5]}, "
+                             f"unexpected {sorted(unexpected)[:5]}")
+    return model.eval(), meta
+
+
+def score_tracks(predictor, tracks: Tracks, image_hw, chunk: int = 512, seed: int = 0) -> np.ndarray:
+    """Probability that each track moves on its own, ``[N]`` float32 (0 for tracks never visible).
+
+    ``predictor`` is a ``ClassifierPredictor`` or a ``TrajectoryClassifier``. Tracks are shuffled
+    with ``seed`` and scored in near-equal chunks of at most ``chunk``.
+    """
+    from .classifier.predictor import ClassifierPredictor
+    from .classifier.preprocess import PreprocessConfig, prepare_from_tracks
+
+    if not isinstance(predictor, ClassifierPredictor):
+        predictor = ClassifierPredictor(predictor)
+    model_config = _model_config(predictor)
+    n = tracks.num_tracks
+    prob = np.zeros(n, np.float32)
+    if n == 0:
+        return prob
+    order = np.random.default_rng(seed).permutation(n)
+    n_chunks = max(1, int(np.ceil(n / max(1, chunk))))
+    pcfg = PreprocessConfig.for_model(model_config)
+    for part in np.array_split(order, n_chunks):
+        part = np.sort(part)
+        sub = Tracks(xy=tracks.xy[part], visible=tracks.visible[part], confidence=tracks.confidence[part],
+                     ids=tracks.ids[part], query_frame=tracks.query_frame[part])
+        prepared = prepare_from_tracks(sub, None, image_hw=image_hw, cfg=pcfg)
+        if prepared.inputs.num_tracks == 0:
+            continue
+        p, _ = predictor.predict(prepared.inputs)
+        prob[part[prepared.kept]] = p
+    return prob
+
+
+def _model_config(predictor):
+    cfg = getattr(predictor, "model_config", None)
+    if cfg is None:
+        cfg = getattr(predictor.backend, "config", None)
+    if cfg is None:
+        raise ValueError("cannot tell which inputs the classifier needs")
+    return cfg
+
+
+def select(prob: np.ndarray, threshold: float, min_tracks: int) -> np.ndarray:
+    """``prob > threshold``; when fewer than ``min_tracks`` pass but some track is above half the
+    threshold, the top 3 (the official fallback, restricted to plausible tracks)."""
+    moving = prob > threshold
+    if moving.sum() < min_tracks:
+        top = np.argsort(-prob, kind="stable")[:3]
+        top = top[prob[top] > threshold / 2]
+        moving = np.zeros_like(moving)
+        moving[top] = True
+    return moving
+
+
+class LearnedLabeller:
+    """``MotionLabeller`` with the shipped (or given) learned weights."""
+
+    def __init__(self, config: Optional[RunConfig] = None):
+        from .classifier.predictor import ClassifierPredictor
+
+        config = config or RunConfig()
+        self.config = config
+        opt = {k: type(v)(config.extra.get(k, v)) for k, v in DEFAULTS.items()}
+        self.threshold = opt["learned_threshold"]
+        self.min_tracks = opt["learned_min_tracks"]
+        self.chunk = opt["learned_chunk"]
+        self.seed = opt["learned_seed"]
+        self.weights_path = Path(config.extra.get("learned_weights") or default_weights_path())
+        model, self.metadata = load_weights(self.weights_path)
+        self.model_config = model.config
+        if config.threads:
+            import torch
+
+            torch.set_num_threads(int(config.threads))
+        if config.backend == "torch":
+            backend = model
+        else:
+            backend = _exported_runner(model, self.weights_path, config)
+        self.predictor = ClassifierPredictor(backend, input_names=_input_names(model), threads=config.threads)
+        self.predictor.model_config = self.model_config
+
+    def label(self, window: FrameWindow, tracks: Tracks, features: WindowFeatures) -> MotionLabels:
+        hw = window.frames.shape[1:3]
+        prob = score_tracks(self.predictor, tracks, hw, chunk=self.chunk, seed=self.seed + window.index)
+        moving = select(prob, self.threshold, self.min_tracks)
+        return MotionLabels(prob=prob, moving=moving, threshold=self.threshold)
+
+
+def _input_names(model) -> list:
+    return list(model.input_names)
+
+
+def _exported_runner(model, weights_path: Path, config: RunConfig):
+    """Export the learned classifier to ONNX once per weights file and return an active runner."""
+    from ..runtime import make_runner
+
+    digest = hashlib.sha256(weights_path.read_bytes()).hexdigest()[:16]
+    root = Path(config.engine_cache) if config.engine_cache else \
+        Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "motionseg_trt" / "engines"
+    root.mkdir(parents=True, exist_ok=True)
+    onnx_path = root / f"learned_classifier_{digest}{'_fp16' if config.fp16 else ''}.onnx"
+    if not onnx_path.is_file():
+        from ..export.classifier import export_classifier
+
+        tmp = onnx_path.with_name(onnx_path.stem + f".tmp{os.getpid()}.onnx")
+        export_classifier(model, str(tmp), fp16=config.fp16 and config.backend == "trt")
+        os.replace(tmp, onnx_path)
+    kwargs = {}
+    if config.backend == "onnxruntime" and config.threads:
+        kwargs["intra_op_threads"] = int(config.threads)
+    runner = make_runner(str(onnx_path), config.backend, fp16=config.fp16, **kwargs)
+    runner.activate()
+    return runner
