@@ -6,7 +6,6 @@ with a clear one-line error instead of an ImportError at start-up.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from typing import NamedTuple
 
 from .config import RunConfig
@@ -38,12 +37,13 @@ class NoFeatures:
 
 
 def default_motion_model() -> str:
-    """``learned`` when the learned labeller is installed, else the ``geometric`` baseline."""
+    """``learned`` when the learned labeller and its shipped weights are installed, else the
+    ``geometric`` baseline (the default must work on a fresh machine with no download)."""
     try:
-        found = importlib.util.find_spec(LEARNED_MODULE) is not None
-    except ModuleNotFoundError:
-        found = False
-    return "learned" if found else "geometric"
+        from .motion.learned import default_weights_path
+    except ImportError:
+        return "geometric"
+    return "learned" if default_weights_path().is_file() else "geometric"
 
 
 def _import(module: str, attr: str, what: str, missing_error=UnavailableError):

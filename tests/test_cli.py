@@ -168,3 +168,24 @@ def test_ctrl_c_leaves_only_complete_files(tmp_path):
     assert 6 <= len(names) < 120 and names == [f"{i:05d}.png" for i in range(len(names))]
     for name in names:
         Image.open(out / "masks" / name).load()
+
+
+def test_default_motion_model_follows_the_shipped_weights(tmp_path, monkeypatch):
+    import motionseg_trt.motion.learned as learned
+    from motionseg_trt.stages import default_motion_model
+
+    monkeypatch.setattr(learned, "default_weights_path", lambda: tmp_path / "none.safetensors")
+    assert default_motion_model() == "geometric"
+    (tmp_path / "w.safetensors").write_bytes(b"x")
+    monkeypatch.setattr(learned, "default_weights_path", lambda: tmp_path / "w.safetensors")
+    assert default_motion_model() == "learned"
+
+
+def test_learned_model_without_weights_is_exit_5(tmp_path, capsys, monkeypatch, small_clip):
+    import motionseg_trt.motion.learned as learned
+
+    monkeypatch.setattr(learned, "default_weights_path", lambda: tmp_path / "missing.safetensors")
+    code, _, err = _run(capsys, small_clip, "--out", tmp_path / "o", "--motion-model", "learned")
+    assert code == 5
+    _assert_one_line_error(err, "missing.safetensors")
+    assert not (tmp_path / "o").exists()

@@ -44,7 +44,7 @@ def register(subparsers) -> None:
     m.add_argument("--tracker", choices=("flow", "bootstapir"), default=None,
                    help="point tracker (default: flow for embedded, bootstapir for official)")
     m.add_argument("--motion-model", choices=("learned", "geometric", "official"), default=None,
-                   help="motion labeller (default: learned when installed, else geometric; "
+                   help="motion labeller (default: learned when its weights are installed, else geometric; "
                         "official for --models official)")
     m.add_argument("--densifier", choices=("embedded", "sam2"), default=None,
                    help="masks from moving tracks (default: embedded; sam2 for --models official)")
