@@ -12,7 +12,7 @@ from motionseg_trt.masks.grouping import ObjectIds, group_tracks
 from motionseg_trt.motion.geometric import GeometricLabeller
 from motionseg_trt.tracks.flow_tracker import FlowTracker
 
-VERSIONS = ["v1"]
+VERSIONS = ["v1", "v2"]
 
 
 def _iou(a, b):

@@ -34,7 +34,7 @@ DEFAULTS = {
     "geo_parallax_gain": 0.1,  # F replaces H when it has this fraction more inliers
     "geo_sigma_floor_px": 0.5,  # smallest residual scale, px at 480 px image height
     "geo_outlier_k": 3.0,  # a residual of k robust sigmas is the decision boundary
-    "geo_neighbours": 8,  # spatial smoothing: median over this many nearest tracks
+    "geo_neighbours": 0,  # spatial smoothing: median over this many nearest tracks (0: off; costly, no gain measured)
     "geo_two_models": 1,  # fit a second model and pick the background one by border coverage
     "geo_threshold": 0.5,
     "geo_fit_confidence": 0.5,  # only tracks this confident (textured, consistent) fit the camera
