@@ -90,11 +90,13 @@ def _graphs(model, fp16: bool):
 
 def export_tracker(model, out_dir: str | os.PathLike, *, query_chunk: int = 256, fp16: bool = False,
                    opset: int = 18, exporter: str = "torchscript", image_size: int = 256,
-                   example_frames: int = 2) -> TrackerOnnx:
+                   example_frames: int = 2, parts: tuple = ("features", "track")) -> TrackerOnnx:
     """Export ``model`` (a :class:`~motionseg_trt.tracks.bootstapir.modeling.TAPIR`) into ``out_dir``.
 
     ``exporter``: ``"torchscript"`` (``torch.onnx.export(dynamo=False)``, ~10x faster to export) or
-    ``"dynamo"`` (``torch.export`` based). Both give graphs with a dynamic frame axis.
+    ``"dynamo"`` (``torch.export`` based). Both give graphs with a dynamic frame axis. ``parts`` picks
+    the graphs to write (the metadata file that :func:`read_tracker_onnx` finds is written only when
+    both are).
     """
     import copy
 
@@ -114,34 +116,43 @@ def export_tracker(model, out_dir: str | os.PathLike, *, query_chunk: int = 256,
 
     s4, s8 = image_size // 4, image_size // 8
     frames = torch.zeros(example_frames, image_size, image_size, 3)
-    with torch.no_grad():
-        hires, lowres = net.extract_features(frames.to(dtype))
+    # tracing needs only the shapes of the features: unit vectors stand in for a features run
+    gen = torch.Generator().manual_seed(0)
+    hires = torch.nn.functional.normalize(torch.randn(example_frames, s4, s4, 128, generator=gen), dim=-1)
+    lowres = torch.nn.functional.normalize(torch.randn(example_frames, s8, s8, 256, generator=gen), dim=-1)
+    hires, lowres = hires.to(dtype), lowres.to(dtype)
     queries = torch.zeros(query_chunk, 3)
     queries[:, 1:] = image_size / 2
 
     with torch.no_grad():
         if exporter == "torchscript":
-            _export_ts(feat_graph, (frames,), feat_path, FEATURES_INPUTS, FEATURES_OUTPUTS,
-                       {"frames": {0: "F"}, "hires": {0: "F"}, "lowres": {0: "F"}}, opset)
-            _export_ts(track_graph, (hires, lowres, queries), track_path, TRACK_INPUTS, TRACK_OUTPUTS,
-                       {"hires": {0: "T"}, "lowres": {0: "T"}, "tracks": {1: "T"}, "occlusion": {1: "T"},
-                        "expected_dist": {1: "T"}}, opset)
+            if "features" in parts:
+                _export_ts(feat_graph, (frames,), feat_path, FEATURES_INPUTS, FEATURES_OUTPUTS,
+                           {"frames": {0: "F"}, "hires": {0: "F"}, "lowres": {0: "F"}}, opset)
+            if "track" in parts:
+                _export_ts(track_graph, (hires, lowres, queries), track_path, TRACK_INPUTS, TRACK_OUTPUTS,
+                           {"hires": {0: "T"}, "lowres": {0: "T"}, "tracks": {1: "T"}, "occlusion": {1: "T"},
+                            "expected_dist": {1: "T"}}, opset)
         elif exporter == "dynamo":
             f_dim = torch.export.Dim("F", min=1, max=100000)
             t_dim = torch.export.Dim("T", min=2, max=100000)
-            torch.onnx.export(feat_graph, (frames,), str(feat_path), input_names=FEATURES_INPUTS,
-                              output_names=FEATURES_OUTPUTS, dynamic_shapes={"frames": {0: f_dim}},
-                              dynamo=True, opset_version=opset, verbose=False)
-            torch.onnx.export(track_graph, (hires, lowres, queries), str(track_path), input_names=TRACK_INPUTS,
-                              output_names=TRACK_OUTPUTS,
-                              dynamic_shapes={"hires": {0: t_dim}, "lowres": {0: t_dim}, "query_points": None},
-                              dynamo=True, opset_version=opset, verbose=False)
+            if "features" in parts:
+                torch.onnx.export(feat_graph, (frames,), str(feat_path), input_names=FEATURES_INPUTS,
+                                  output_names=FEATURES_OUTPUTS, dynamic_shapes={"frames": {0: f_dim}},
+                                  dynamo=True, opset_version=opset, verbose=False)
+            if "track" in parts:
+                torch.onnx.export(track_graph, (hires, lowres, queries), str(track_path), input_names=TRACK_INPUTS,
+                                  output_names=TRACK_OUTPUTS,
+                                  dynamic_shapes={"hires": {0: t_dim}, "lowres": {0: t_dim}, "query_points": None},
+                                  dynamo=True, opset_version=opset, verbose=False)
         else:
             raise ValueError(f"exporter must be 'torchscript' or 'dynamo', got {exporter!r}")
     for p in (feat_path, track_path):
-        check_graph_ops(p)
+        if p.exists():
+            check_graph_ops(p)
     info = TrackerOnnx(feat_path, track_path, query_chunk, fp16, image_size, fingerprint)
-    _meta_path(out_dir, query_chunk, fp16).write_text(json.dumps(info.to_json(), indent=1))
+    if "features" in parts and "track" in parts:
+        _meta_path(out_dir, query_chunk, fp16).write_text(json.dumps(info.to_json(), indent=1))
     return info
 
 

@@ -131,8 +131,8 @@ class OnnxTapirEngine(_ChunkedEngine):
     def __init__(self, features_runner, track_runner, query_chunk: int, frame_chunk: int = 10):
         self.query_chunk = int(query_chunk)
         self.frame_chunk = int(frame_chunk)
-        self.features_runner = features_runner.activate()
-        self.track_runner = track_runner.activate()
+        self.features_runner = features_runner.activate() if features_runner is not None else None
+        self.track_runner = track_runner.activate() if track_runner is not None else None
 
     @classmethod
     def from_paths(cls, features_onnx: str | os.PathLike, track_onnx: str | os.PathLike, query_chunk: int,
@@ -140,8 +140,11 @@ class OnnxTapirEngine(_ChunkedEngine):
                    track_kwargs: Optional[dict] = None, **runner_kwargs) -> "OnnxTapirEngine":
         from ...runtime import make_runner
 
-        fr = make_runner(str(features_onnx), backend, **{**runner_kwargs, **(features_kwargs or {})})
-        tr = make_runner(str(track_onnx), backend, **{**runner_kwargs, **(track_kwargs or {})})
+        fr = tr = None  # a path of None: that part is not used (e.g. features computed elsewhere)
+        if features_onnx is not None:
+            fr = make_runner(str(features_onnx), backend, **{**runner_kwargs, **(features_kwargs or {})})
+        if track_onnx is not None:
+            tr = make_runner(str(track_onnx), backend, **{**runner_kwargs, **(track_kwargs or {})})
         return cls(fr, tr, query_chunk, frame_chunk)
 
     @classmethod
