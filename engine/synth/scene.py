@@ -24,7 +24,7 @@ class SceneConfig:
     num_frames: int = 32
     max_moving: int = 4
     # Probability of each number of independently moving objects 0..4.
-    moving_count_p: tuple = (0.08, 0.42, 0.25, 0.15, 0.10)
+    moving_count_p: tuple = (0.05, 0.5, 0.25, 0.12, 0.08)
     degrade: bool = True
 
 
@@ -254,11 +254,11 @@ def sample_scene(seed: int, config: Optional[SceneConfig] = None) -> Scene:
         if rng.random() < 0.6:  # a static look-alike: same shape kind and texture, recoloured slightly
             src = specs[i]
             specs.append({"moving": False, "kind": src["kind"], "texture": src["texture"], "twin": True})
-    for _ in range(int(rng.integers(0, 4))):
+    for _ in range(int(rng.integers(0, 3))):
         specs.append({"moving": False, "kind": str(rng.choice(shapes.SHAPES)), "texture": {}})
     rng.shuffle(specs)
 
-    dominant = n_moving > 0 and rng.random() < 0.25
+    dominant = n_moving > 0 and rng.random() < 0.45
     moving_ids, static_ids = [], []
     bodies = {}
     first_moving = None
@@ -271,7 +271,7 @@ def sample_scene(seed: int, config: Optional[SceneConfig] = None) -> Scene:
             h_px = H * rng.uniform(0.5, 1.1)
         else:
             Z0 = scene_depth * _loguniform(rng, 0.25, 1.6)
-            h_px = H * _loguniform(rng, 0.12, 0.6)
+            h_px = H * _loguniform(rng, 0.2, 0.8)
         aspect = {"walker": rng.uniform(0.35, 0.6), "quadruped": rng.uniform(1.2, 2.0)}.get(kind, _loguniform(rng, 0.5, 2.0))
         h_m = h_px * Z0 / focal
         w_m = h_m * aspect

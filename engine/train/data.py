@@ -27,7 +27,7 @@ from ..synth import SceneConfig, generate_clip
 
 
 # Bump when motionseg_trt.synth changes what a seed renders (invalidates cached datasets).
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 
 @dataclass
@@ -117,17 +117,18 @@ def _write_shard(path: Path, samples: list[WindowSample]) -> None:
 
 
 def read_shard(path: Path) -> list[WindowSample]:
-    with np.load(path) as z:
-        off = z["offsets"]
-        hw = tuple(int(v) for v in z["image_hw"])
-        out = []
-        for i in range(len(off) - 1):
-            a, b = int(off[i]), int(off[i + 1])
-            out.append(WindowSample(xy=z["xy"][a:b], visible=z["visible"][a:b],
-                                    confidence=z["confidence"][a:b].astype(np.float32),
-                                    query=z["query"][a:b].astype(np.int64), label=z["label"][a:b],
-                                    instance=z["instance"][a:b], image_hw=hw, clip_seed=int(z["clip_seed"][i]),
-                                    window_start=int(z["window_start"][i])))
+    with np.load(path) as f:
+        z = {k: f[k] for k in f.files}  # each access of an NpzFile key decompresses it again
+    off = z["offsets"]
+    hw = tuple(int(v) for v in z["image_hw"])
+    conf = z["confidence"].astype(np.float32)
+    query = z["query"].astype(np.int64)
+    out = []
+    for i in range(len(off) - 1):
+        a, b = int(off[i]), int(off[i + 1])
+        out.append(WindowSample(xy=z["xy"][a:b], visible=z["visible"][a:b], confidence=conf[a:b],
+                                query=query[a:b], label=z["label"][a:b], instance=z["instance"][a:b],
+                                image_hw=hw, clip_seed=int(z["clip_seed"][i]), window_start=int(z["window_start"][i])))
     return out
 
 

@@ -1,0 +1,134 @@
+"""Track-level accuracy of the motion labellers on generated validation clips (learned vs geometric).
+
+    python benchmarks/track_metrics.py [--weights W.safetensors] [--clips 25] [--cache-dir DIR] [--json out.json]
+    python benchmarks/track_metrics.py --real ../shared/data/davis16-dev [--seqs bear,boat] [--max-frames 64]
+
+Validation clips are seeds 1000000.. of ``motionseg_trt.synth`` (never used for training), tracked by
+the embedded tracker exactly as for training (windows of 32 frames, stride 16, at most 1024 tracks kept
+per window), labelled from GT masks at each track's query frame. Per labeller: AUC of its score for
+moving-vs-static, and precision / recall of the tracks it selects as moving (its own selection rule).
+Both labellers see the same tracks. Windows without any moving track count for precision only.
+
+``--real DIR`` does the same on real clips ``DIR/<seq>/{clip.mp4, masks/*.png}`` (evaluation only):
+the engine's decoder, windows and tracker, each track labelled by the GT mask under it at its query
+frame (DAVIS-2016 masks mark the moving foreground object).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--weights", default="", help="learned weights (default: the shipped ones)")
+    p.add_argument("--clips", type=int, default=25)
+    p.add_argument("--cache-dir", default="", help="dataset cache (default ~/.cache/motionseg_trt/train)")
+    p.add_argument("--json", default="")
+    p.add_argument("--threshold", type=float, default=None, help="learned threshold (default: labeller's)")
+    p.add_argument("--real", default="", help="folder of <seq>/{clip.mp4,masks/} to evaluate on instead")
+    p.add_argument("--seqs", default="", help="with --real: comma-separated sequence names")
+    p.add_argument("--max-frames", type=int, default=64, help="with --real: frames per sequence")
+    args = p.parse_args(argv)
+
+    import torch
+
+    from motionseg_trt.config import RunConfig
+    from motionseg_trt.contracts import FrameWindow
+    from motionseg_trt.motion.geometric import GeometricLabeller
+    from motionseg_trt.motion.learned import LearnedLabeller
+    from motionseg_trt.train.data import DataConfig, build_dataset
+    from motionseg_trt.train.trainer import VAL_SEED_BASE, TrainConfig, _cache_dir, track_metrics
+
+    torch.set_num_threads(1)
+    data_cfg = DataConfig()
+    if args.real:
+        samples = real_windows(Path(args.real), args.seqs, args.max_frames, data_cfg)
+    else:
+        cache = _cache_dir(TrainConfig(cache_dir=args.cache_dir))
+        samples = build_dataset(cache, list(range(VAL_SEED_BASE, VAL_SEED_BASE + args.clips)), data_cfg,
+                                progress=False)
+    extra = {"learned_weights": args.weights} if args.weights else {}
+    if args.threshold is not None:
+        extra["learned_threshold"] = args.threshold
+    cfg = RunConfig(backend="torch", threads=1, extra=extra)
+    labellers = {"learned": LearnedLabeller(cfg), "geometric": GeometricLabeller(cfg)}
+    results = {}
+    for name, lab in labellers.items():
+        probs, moving, labels = [], [], []
+        t0 = time.time()
+        for i, s in enumerate(samples):
+            h, w = s.image_hw
+            frames = np.zeros((s.xy.shape[1], h, w, 3), np.uint8)
+            window = FrameWindow(index=i, start=s.window_start, frames=frames, emit_from=0, is_last=False)
+            out = lab.label(window, s.tracks, None)
+            probs.append(out.prob)
+            moving.append(out.moving)
+            labels.append(s.label)
+        m = track_metrics(np.concatenate(probs), np.concatenate(labels), np.concatenate(moving))
+        m["seconds_per_window"] = (time.time() - t0) / max(len(samples), 1)
+        results[name] = m
+    source = f"real clips in {args.real}" if args.real else f"{args.clips} generated validation clips"
+    print(f"{len(samples)} windows from {source}, "
+          f"{results['learned']['tracks']} tracks ({results['learned']['positives']} moving)")
+    print(f"{'labeller':<10} {'AUC':>7} {'precision':>10} {'recall':>8} {'s/window':>9}")
+    for name, m in results.items():
+        print(f"{name:<10} {m['auc']:7.4f} {m['precision']:10.4f} {m['recall']:8.4f} {m['seconds_per_window']:9.3f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+    return 0
+
+
+def real_windows(root: Path, seqs: str, max_frames: int, data_cfg) -> list:
+    """Tracked windows of real clips with GT-mask labels at each track's query frame."""
+    import cv2
+
+    from motionseg_trt.config import RunConfig
+    from motionseg_trt.io.decode import open_frames
+    from motionseg_trt.io.windows import VideoSource
+    from motionseg_trt.tracks.flow_tracker import FlowTracker
+    from motionseg_trt.train.data import WindowSample
+
+    cv2.setNumThreads(1)
+    names = [n for n in seqs.split(",") if n] or sorted(d.name for d in root.iterdir() if (d / "clip.mp4").exists())
+    out = []
+    for name in names:
+        seq = root / name
+        gt_files = sorted((seq / "masks").glob("*.png"))
+        config = RunConfig(input=str(seq / "clip.mp4"), window=data_cfg.window, stride=data_cfg.stride)
+        tracker = FlowTracker(config)
+        reader = open_frames(config.input, max_side=config.max_side, threads=1)
+        for window in VideoSource(reader, window=config.window, stride=config.stride):
+            if window.start + window.length > min(max_frames, len(gt_files)):
+                break
+            tr = tracker.track(window)
+            keep = np.flatnonzero(tr.visible.any(1))
+            n = np.arange(len(keep))
+            q = tr.query_frame[keep]
+            xy = tr.xy[keep]
+            h, w = window.frames.shape[1:3]
+            label = np.zeros(len(keep), bool)
+            for f in np.unique(q):
+                gt = cv2.imread(str(gt_files[window.start + f]), cv2.IMREAD_GRAYSCALE) > 0
+                gt = cv2.resize(gt.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+                sel = q == f
+                p = xy[n[sel], f]
+                label[sel] = gt[np.clip(np.rint(p[:, 1]).astype(int), 0, h - 1),
+                                np.clip(np.rint(p[:, 0]).astype(int), 0, w - 1)]
+            out.append(WindowSample(xy=xy, visible=tr.visible[keep], confidence=tr.confidence[keep], query=q,
+                                    label=label, instance=label.astype(np.uint8), image_hw=(h, w),
+                                    window_start=window.start))
+        reader.close()
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())
