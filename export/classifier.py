@@ -93,8 +93,27 @@ def export_classifier(model, path: str, fp16: bool = False, opset: int = OPSET, 
         program = torch.export.export(net, args, dynamic_shapes=(tuple(dynamic[n] for n in names),))
         torch.onnx.export(program, args, tmp, input_names=names, output_names=list(OUTPUT_NAMES),
                           opset_version=opset, dynamo=True, external_data=False, verbose=verbose)
+    _name_dynamic_axes(tmp, names)
     os.replace(tmp, path)  # atomic: a half-written graph never looks complete
     return path
+
+
+def _name_dynamic_axes(path: str, names: list[str]) -> None:
+    """torch.export calls the symbolic sizes s0, s1, ...: name them B, N, T everywhere in the graph."""
+    import onnx
+
+    model = onnx.load(path)
+    rename = {}
+    for value in model.graph.input:
+        if value.name in names:
+            for axis, dim in enumerate(value.type.tensor_type.shape.dim):
+                if dim.dim_param and axis < (2 if value.name == "dino" else 3):
+                    rename[dim.dim_param] = "BNT"[axis]
+    for value in list(model.graph.input) + list(model.graph.output) + list(model.graph.value_info):
+        for dim in value.type.tensor_type.shape.dim:
+            if dim.dim_param in rename:
+                dim.dim_param = rename[dim.dim_param]
+    onnx.save(model, path)
 
 
 def _main(argv: Optional[list[str]] = None) -> int:
