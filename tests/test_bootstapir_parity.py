@@ -167,3 +167,26 @@ def test_parity_cli_on_a_generated_fixture(tmp_path, formula_model):
         ref = formula_model(torch.from_numpy(frames_u8.astype(np.float32) / 255 * 2 - 1), torch.from_numpy(queries[0]))
     np.testing.assert_allclose(out["tracks"][0], ref[0].numpy(), atol=1e-3)
     np.testing.assert_allclose(out["occlusion"][0], ref[1].numpy(), atol=1e-3)
+
+
+def test_fp16_export_runs_and_stays_close(small_model, tmp_path):
+    """fp16 graphs: float32 frames/queries in, float16 features between the graphs, float32 out."""
+    import onnx
+
+    from motionseg_trt.export.tracker import export_tracker, read_tracker_onnx, weights_fingerprint
+    from motionseg_trt.tracks.bootstapir.engine import OnnxTapirEngine, TorchTapirEngine
+
+    info = export_tracker(small_model, tmp_path, query_chunk=8, image_size=64, fp16=True)
+    assert read_tracker_onnx(tmp_path, 8, fp16=True, fingerprint=weights_fingerprint(small_model)) == info
+    assert read_tracker_onnx(tmp_path, 8, fp16=False) is None
+    graph = onnx.load(str(info.track), load_external_data=False).graph
+    types = {v.name: v.type.tensor_type.elem_type for v in list(graph.input) + list(graph.output)}
+    assert types["hires"] == onnx.TensorProto.FLOAT16 and types["query_points"] == onnx.TensorProto.FLOAT
+    assert types["tracks"] == onnx.TensorProto.FLOAT
+    rng = np.random.default_rng(0)
+    frames = rng.uniform(-1, 1, (3, 64, 64, 3)).astype(np.float32)
+    queries = np.concatenate([rng.integers(0, 3, (8, 1)), rng.uniform(0, 255, (8, 2))], 1).astype(np.float32)
+    ref = TorchTapirEngine(small_model, 8).run(frames, queries)
+    out = OnnxTapirEngine.from_paths(info.features, info.track, 8, intra_op_threads=1).run(frames, queries)
+    assert np.abs(out["tracks"] - ref["tracks"]).max() < 0.5  # px of the 256 frame
+    assert np.abs(out["occlusion"] - ref["occlusion"]).max() < 0.05
