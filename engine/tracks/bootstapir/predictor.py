@@ -23,7 +23,9 @@ classifier fixture):
 5. ``visib_value = 1 - sigmoid(occlusion)``, ``c = 1 - sigmoid(expected_dist)``,
    ``visible = visib_value * c > 0.5``, ``confi_value = c`` where the point is visible or confidently
    occluded (``(1 - visib_value) * c > 0.5``), else 0; ``confidence`` is ``confi_value``. Tracks never
-   visible are dropped; a frame where no track is visible gets its most confident track marked visible.
+   visible are dropped (as the official preprocessing does). The official "one visible point in every
+   frame" fix is left to the classifier's preprocessing (``motion/classifier/preprocess.py``), so that
+   ``visible`` stays the network's own answer for the other stages.
 
 Options (``config.extra``): ``tracker_checkpoint`` (path; default: the downloaded
 ``bootstapir_checkpoint_v2.pt``), ``random_weights`` (seeded random init, for plumbing tests),
@@ -91,18 +93,6 @@ def visibility_from_logits(occlusion: np.ndarray, expected_dist: np.ndarray):
     confident_occluded = (1.0 - v) * c > 0.5
     confi = np.where(visible | confident_occluded, c, 0.0).astype(np.float32)
     return visible, v.astype(np.float32), confi
-
-
-def ensure_visible_per_frame(visible: np.ndarray, confi: np.ndarray) -> np.ndarray:
-    """A frame where no track is visible gets its most confident track (first on ties) visible."""
-    visible = visible.copy()
-    if visible.shape[0] == 0:
-        return visible
-    empty = ~visible.any(0)
-    if empty.any():
-        best = np.argmax(confi[:, empty], axis=0)
-        visible[best, np.nonzero(empty)[0]] = True
-    return visible
 
 
 def resize_for_model(frames: np.ndarray, size: int = MODEL_SIZE) -> np.ndarray:
@@ -316,6 +306,5 @@ class BootsTapirTracker:
         alive = visible.any(1)  # the official drops tracks that are never visible
         xy, visible, visib_value, confi_value = xy[alive], visible[alive], visib_value[alive], confi_value[alive]
         ids, qframe = ids[alive], qframe[alive]
-        visible = ensure_visible_per_frame(visible, confi_value)
         return Tracks(xy=xy.astype(np.float32), visible=visible, confidence=confi_value.copy(), ids=ids.astype(np.int64),
                       query_frame=qframe, visib_value=visib_value, confi_value=confi_value)
