@@ -62,18 +62,30 @@ def test_permutation_equivariant_over_tracks():
 def test_chunked_attention_gives_the_same_numbers(monkeypatch):
     model = _model()
     x = _inputs(SMALL, 1, 40, 6)
-    with torch.no_grad():
+    with torch.no_grad(), modeling.attention_impl("math"):
         ref = model(**x)
         monkeypatch.setattr(modeling, "ATTENTION_CHUNK_ELEMENTS", 4 * 40 * 40)  # one frame per slice
         torch.testing.assert_close(model(**x), ref, rtol=0, atol=0)
+    with torch.no_grad():  # the fused kernel computes the same function
+        torch.testing.assert_close(model(**x), ref, rtol=0, atol=1e-5)
 
 
-def test_no_nan_when_a_frame_has_no_visible_track():
+def test_attention_impl_is_restored():
+    assert modeling._eager_impl == "sdpa"
+    with modeling.attention_impl("math"):
+        assert modeling._eager_impl == "math"
+    assert modeling._eager_impl == "sdpa"
+    with pytest.raises(ValueError):
+        modeling.set_attention_impl("flash")
+
+
+@pytest.mark.parametrize("impl", ["math", "sdpa"])
+def test_no_nan_when_a_frame_has_no_visible_track(impl):
     model = _model()
     x = _inputs(SMALL, 1, 10, 4)
     x["mask"][:, :, 2] = 1.0  # nobody visible in frame 2 (the official code would NaN here)
     x["mask"][:, 3, :] = 1.0  # a track never visible (official fallback: its frame 0 counts)
-    with torch.no_grad():
+    with torch.no_grad(), modeling.attention_impl(impl):
         assert torch.isfinite(model(**x)).all()
 
 

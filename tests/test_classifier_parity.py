@@ -60,12 +60,15 @@ def test_depth_sampling_quirk_on_model_inputs(fx):
     np.testing.assert_array_equal(_model_in(fx)["depth"], fx["outputs"]["depth_sampled"][0, 0])
 
 
-def test_every_intermediate_within_tolerance(fx):
+@pytest.mark.parametrize("impl", ["math", "sdpa"])
+def test_every_intermediate_within_tolerance(fx, impl):
+    from motionseg_trt.motion.classifier.modeling import attention_impl
+
     out, tol = fx["outputs"], fx["tol"]
     model = fixture_model()
     feed = {k: torch.from_numpy(np.ascontiguousarray(v))[None] for k, v in _model_in(fx).items()}
     capture = {}
-    with torch.no_grad():
+    with torch.no_grad(), attention_impl(impl):
         logits = model(**feed, capture=capture)[0].numpy()
     # our layout -> the official one
     ours = {

@@ -68,7 +68,10 @@ def run_parity(fixture_dir: str, backend: str = "torch", depth_sampling: str = "
     model = load_classifier(os.path.join(fixture_dir, "state_dict.safetensors"))
     raw = load_raw_inputs(fixture_dir)
     prepared = prepare(raw, model.config, depth_sampling)
-    with tempfile.TemporaryDirectory() as tmp:
+    from .classifier.modeling import attention_impl
+
+    # eager torch: the explicit attention, as torch.nn.MultiheadAttention computes it (closest numbers)
+    with tempfile.TemporaryDirectory() as tmp, attention_impl("math"):
         prob, logits = make_predictor(model, backend, workdir or tmp, onnx_path).predict(prepared.inputs)
     selection = select_moving(prob, int(raw["tracks_px"].shape[1]))
     return {"prob": prob.reshape(1, 1, -1), "logits": logits.reshape(1, 1, -1),

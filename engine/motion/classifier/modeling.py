@@ -26,11 +26,13 @@ Every track spans all T frames. Batch items are independent (B = 1 is the offici
 official code can NaN when a frame has no visible track; preprocessing guarantees one, and this
 implementation uses a finite mask value so such a row degrades to uniform attention instead of NaN.
 
-Attention is plain MatMul-Add(mask bias)-Softmax-MatMul (what TensorRT fuses into one attention kernel);
-eager mode evaluates it in slices so that memory stays bounded at thousands of tracks.
+Attention in exported graphs is plain MatMul-Add(mask bias)-Softmax-MatMul (what TensorRT fuses into
+one attention kernel); eager PyTorch uses the fused ``F.scaled_dot_product_attention`` by default, or the
+explicit form in slices (``set_attention_impl("math")``, closest to the official numbers).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import asdict, dataclass
 from typing import Optional
@@ -114,16 +116,46 @@ def _exporting() -> bool:
     return torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling()
 
 
+ATTENTION_IMPLS = ("sdpa", "math")
+_eager_impl = "sdpa"
+
+
+def set_attention_impl(name: str) -> str:
+    """Choose how eager PyTorch evaluates attention; returns the previous choice.
+
+    ``sdpa`` (default): ``F.scaled_dot_product_attention``, a fused kernel that never holds the
+    ``[N, N]`` weights (fast, little memory). ``math``: the explicit product, softmax and product in
+    slices, as ``torch.nn.MultiheadAttention`` computes it: the closest to the official float32 numbers
+    (the parity tool uses it). Exported graphs always contain the explicit form.
+    """
+    global _eager_impl
+    if name not in ATTENTION_IMPLS:
+        raise ValueError(f"attention implementation must be one of {ATTENTION_IMPLS}")
+    previous, _eager_impl = _eager_impl, name
+    return previous
+
+
+@contextlib.contextmanager
+def attention_impl(name: str):
+    previous = set_attention_impl(name)
+    try:
+        yield
+    finally:
+        set_attention_impl(previous)
+
+
 def scaled_dot_product_attention(q, k, v, bias=None, dropout_p: float = 0.0):
     """``softmax(q k^T / sqrt(dh) + bias) v`` for ``q [L, h, S, dh]``, ``k, v [L, h, S', dh]``,
     ``bias [L, 1, 1, S']`` or None.
 
-    Written as plain MatMul-Add-Softmax-MatMul (the pattern TensorRT fuses into one attention kernel).
-    In eager mode it is evaluated in slices of L so that memory stays bounded for many tracks; the
-    slices give the same numbers as one call.
+    Exported: plain MatMul-Add-Softmax-MatMul (the pattern TensorRT fuses into one attention kernel).
+    Eager: see :func:`set_attention_impl`; the ``math`` form runs in slices of L so that memory stays
+    bounded for many tracks (the slices give the same numbers as one call).
     """
     if _exporting():
         return _attention_math(q, k, v, bias, dropout_p)
+    if _eager_impl == "sdpa":
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout_p)
     per_item = q.shape[1] * q.shape[2] * k.shape[2]
     step = max(1, ATTENTION_CHUNK_ELEMENTS // max(per_item, 1))
     if step >= q.shape[0]:
@@ -454,4 +486,4 @@ def count_parameters(model: nn.Module) -> int:
 
 
 __all__ = ["ClassifierConfig", "TrajectoryClassifier", "ClassifierGraph", "MultiheadAttention", "mask_bias", "count_parameters",
-           "scaled_dot_product_attention"]
+           "scaled_dot_product_attention", "set_attention_impl", "attention_impl"]
