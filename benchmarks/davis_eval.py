@@ -2,12 +2,17 @@
 
     python benchmarks/davis_eval.py [DATA] [--seqs bear,boat] [--max-frames 40] [--jobs 2] \
         [--motion-model geometric] [--densifier embedded|embedded-v1|embedded-v2] [--offline] \
-        [--window 32 --stride 16] [--json out.json] [--set key=value ...]
+        [--window 32 --stride 16] [--overlay] [--direct] [--json out.json] [--set key=value ...]
+
+Each clip goes through the product itself (``run_pipeline``: decode, stages, writers; the overlay
+video only with ``--overlay``), and the written ``masks/*.png`` are scored. ``--direct`` calls the
+stages without writers instead (quicker when tuning). ``--max-frames N`` feeds the first N frames
+(as a PNG folder, lossless) instead of the whole clip.
 
 DAVIS protocol for moving-object segmentation: predictions are binarised (> 0); J is the IoU (1 when
 both are empty), F the boundary F-measure (bound_th 0.008); means over frames, then over sequences.
-Speed: frames per second of the whole run per sequence (decode + stages, no writers) and the time
-of each stage; with ``--jobs`` > 1 sequences run in parallel and share the CPU, so fps is per process.
+Speed: frames per second of the whole run per sequence, and milliseconds per frame of each stage;
+with ``--jobs`` > 1 sequences run in parallel and share the CPU, so fps is per process.
 """
 from __future__ import annotations
 
@@ -45,30 +50,62 @@ def _config(args, seq_dir: Path):
                      write_overlay=False, progress=False, threads=1, extra=extra)
 
 
-def _stages(config):
-    """The embedded stages this benchmark measures (the pipeline's factories once they exist)."""
-    from motionseg_trt.masks.edge_fill import EdgeFillDensifier
-    from motionseg_trt.motion.geometric import GeometricLabeller
-    from motionseg_trt.tracks.flow_tracker import FlowTracker
+def _first_frames_folder(clip: str, limit: int, folder: Path) -> str:
+    import av
 
-    if config.motion_model != "geometric":
-        raise SystemExit(f"this benchmark runs --motion-model geometric only so far, not {config.motion_model}")
-    if config.densifier != "embedded":
-        raise SystemExit(f"this benchmark runs the embedded densifier only so far, not {config.densifier}")
-    return FlowTracker(config), GeometricLabeller(config), EdgeFillDensifier(config)
+    folder.mkdir(parents=True, exist_ok=True)
+    with av.open(clip) as container:
+        for i, frame in enumerate(container.decode(video=0)):
+            if i >= limit:
+                break
+            cv2.imwrite(str(folder / f"{i:05d}.png"), frame.to_ndarray(format="bgr24"))
+    return str(folder)
+
+
+def run_product(seq_dir: Path, args) -> tuple[list[np.ndarray], dict, float]:
+    """``run_pipeline`` on the clip into a temporary folder; returns the written masks and timings."""
+    import tempfile
+
+    from PIL import Image
+
+    from motionseg_trt.pipeline import run_pipeline
+
+    config = _config(args, seq_dir)
+    config.write_overlay = bool(args.overlay)
+    with tempfile.TemporaryDirectory(prefix="davis_eval_") as tmp:
+        if args.max_frames:
+            config.input = _first_frames_folder(config.input, args.max_frames, Path(tmp) / "frames")
+        config.out = str(Path(tmp) / "out")
+        summary = run_pipeline(config)
+        files = sorted((Path(tmp) / "out" / "masks").glob("*.png"))
+        preds = [np.asarray(Image.open(f)) for f in files]
+    seconds = summary["seconds"]
+    stages = {k: float(seconds.get(k, 0.0)) for k in ("decode", "tracks", "features", "motion", "masks", "write")}
+    return preds, stages, float(seconds["total"])
 
 
 def run_sequence(seq_dir: Path, args) -> dict:
-    """Runs the stages window by window over one clip; returns per-frame predicted binary masks' scores."""
+    """One clip through the engine, scored against its ground truth."""
     cv2.setNumThreads(1)
+    gt_files = sorted((seq_dir / "masks").glob("*.png"))
+    limit = min(len(gt_files), args.max_frames or len(gt_files))
+    if not args.direct:
+        preds, timings, elapsed = run_product(seq_dir, args)
+        return _score(seq_dir.name, preds, gt_files, limit, timings, elapsed)
+    preds, timings, elapsed = run_direct(seq_dir, args, limit)
+    return _score(seq_dir.name, preds, gt_files, limit, timings, elapsed)
+
+
+def run_direct(seq_dir: Path, args, limit: int) -> tuple[list[np.ndarray], dict, float]:
+    """The stages called one after the other (no writers), window by window."""
     from motionseg_trt.io.decode import open_frames
     from motionseg_trt.io.windows import VideoSource
 
+    from motionseg_trt.stages import build_stages
+
     config = _config(args, seq_dir)
-    tracker, labeller, densifier = _stages(config)
-    gt_files = sorted((seq_dir / "masks").glob("*.png"))
-    limit = min(len(gt_files), args.max_frames or len(gt_files))
-    timings = {"decode": 0.0, "tracks": 0.0, "motion": 0.0, "masks": 0.0}
+    tracker, features, labeller, densifier = build_stages(config)
+    timings = {"decode": 0.0, "tracks": 0.0, "features": 0.0, "motion": 0.0, "masks": 0.0}
     preds: list[np.ndarray] = []
     t_all = time.perf_counter()
     reader = open_frames(config.input, max_side=config.max_side, threads=1)
@@ -90,16 +127,22 @@ def run_sequence(seq_dir: Path, args) -> dict:
         t0 = time.perf_counter()
         tracks = tracker.track(window)
         t1 = time.perf_counter()
-        labels = labeller.label(window, tracks, None)
+        feats = features.extract(window, tracks)
+        t15 = time.perf_counter()
+        labels = labeller.label(window, tracks, feats)
         t2 = time.perf_counter()
         masks = densifier.densify(window, tracks, labels)
         t3 = time.perf_counter()
         timings["tracks"] += t1 - t0
-        timings["motion"] += t2 - t1
+        timings["features"] += t15 - t1
+        timings["motion"] += t2 - t15
         timings["masks"] += t3 - t2
         preds.extend(list(masks.labels))
     reader.close()
-    elapsed = time.perf_counter() - t_all
+    return preds, timings, time.perf_counter() - t_all
+
+
+def _score(name: str, preds: list, gt_files: list, limit: int, timings: dict, elapsed: float) -> dict:
     js, fs = [], []
     for i, pred in enumerate(preds[:limit]):
         gt = cv2.imread(str(gt_files[i]), cv2.IMREAD_GRAYSCALE) > 0
@@ -109,7 +152,9 @@ def run_sequence(seq_dir: Path, args) -> dict:
         fs.append(f_measure(pred > 0, gt))
     n = len(js)
     j, f = float(np.mean(js)), float(np.mean(fs))
-    return {"seq": seq_dir.name, "frames": n, "J": j, "F": f, "JF": (j + f) / 2, "fps": n / elapsed,
+    if len(preds) < limit:
+        print(f"warning: {name}: {len(preds)} predicted frames for {limit} ground-truth frames", file=sys.stderr)
+    return {"seq": name, "frames": n, "J": j, "F": f, "JF": (j + f) / 2, "fps": n / elapsed,
             "seconds": elapsed, "stage_ms_per_frame": {k: 1000 * v / max(n, 1) for k, v in timings.items()}}
 
 
@@ -124,6 +169,8 @@ def main(argv=None) -> int:
     parser.add_argument("--offline", action="store_true")
     parser.add_argument("--window", type=int, default=32)
     parser.add_argument("--stride", type=int, default=16)
+    parser.add_argument("--overlay", action="store_true", help="also write overlay.mp4 (timed as 'write')")
+    parser.add_argument("--direct", action="store_true", help="call the stages directly, no writers")
     parser.add_argument("--json", default="", help="write the results here")
     parser.add_argument("--set", action="append", help="stage option key=value (RunConfig.extra)")
     args = parser.parse_args(argv)
@@ -140,11 +187,12 @@ def main(argv=None) -> int:
             results = list(pool.map(run_sequence, dirs, [args] * len(dirs)))
     else:
         results = [run_sequence(d, args) for d in dirs]
-    print(f"{'sequence':<20} {'frames':>6} {'J':>6} {'F':>6} {'J&F':>6} {'fps':>6}   ms/frame: decode tracks motion masks")
+    names = list(results[0]["stage_ms_per_frame"])
+    print(f"{'sequence':<20} {'frames':>6} {'J':>6} {'F':>6} {'J&F':>6} {'fps':>6}   ms/frame: " + " ".join(names))
     for r in results:
         st = r["stage_ms_per_frame"]
         print(f"{r['seq']:<20} {r['frames']:>6} {100 * r['J']:6.1f} {100 * r['F']:6.1f} {100 * r['JF']:6.1f} "
-              f"{r['fps']:6.1f}   {st['decode']:.1f} {st['tracks']:.1f} {st['motion']:.1f} {st['masks']:.1f}")
+              f"{r['fps']:6.1f}   " + " ".join(f"{st[k]:.1f}" for k in names))
     mean = {k: float(np.mean([r[k] for r in results])) for k in ("J", "F", "JF", "fps")}
     frames = sum(r["frames"] for r in results)
     total_fps = frames / sum(r["seconds"] for r in results)

@@ -131,10 +131,13 @@ class EdgeFillDensifier:
                 votes = self._colour_posterior(votes, window.frames[local], tracks.xy[:, local], classes, low, scale)
             guide = cv2.resize(cv2.cvtColor(window.frames[local], cv2.COLOR_RGB2GRAY), half,
                                interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
-            up = cv2.resize(votes, half, interpolation=cv2.INTER_LINEAR)
+            # The filter is linear and the votes sum to 1: filtering the object channels is enough,
+            # the background is what they leave.
+            up = cv2.resize(np.ascontiguousarray(votes[..., 1:]), half, interpolation=cv2.INTER_LINEAR)
             if up.ndim == 2:
                 up = up[..., None]
             smooth = guided_filter(guide, up, radius, self.eps)
+            smooth = np.concatenate([1.0 - smooth.sum(-1, keepdims=True), smooth], -1)
             best = np.argmax(smooth, -1).astype(np.uint8)
             out[k] = cv2.resize(ids_lut[best], (w, h), interpolation=cv2.INTER_NEAREST)
             self._previous = (window.start + local, cv2.resize(out[k], (low[1], low[0]), interpolation=cv2.INTER_NEAREST))

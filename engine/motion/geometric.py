@@ -38,6 +38,7 @@ DEFAULTS = {
     "geo_two_models": 1,  # fit a second model and pick the background one by border coverage
     "geo_threshold": 0.5,
     "geo_fit_confidence": 0.5,  # only tracks this confident (textured, consistent) fit the camera
+    "geo_fit_points": 600,  # at most this many tracks (evenly taken) fit each pair's model
     "geo_prior_weight": 1.0,  # evidence of this many confident pairs that the track is static
 }
 
@@ -109,6 +110,7 @@ class GeometricLabeller:
         self.threshold = _option(config, "geo_threshold")
         self.prior_weight = _option(config, "geo_prior_weight")
         self.fit_confidence = _option(config, "geo_fit_confidence")
+        self.fit_points = _option(config, "geo_fit_points")
         self.last_models: list[str] = []  # which model each pair used (for diagnostics)
 
     # ------------------------------------------------------------------ one pair
@@ -138,6 +140,10 @@ class GeometricLabeller:
             pf, qf = p[reliable], q[reliable]
         else:
             pf, qf = p, q
+        if len(pf) > self.fit_points:  # RANSAC's cost grows with the points; a spread subset suffices
+            step = len(pf) / self.fit_points
+            keep = (np.arange(self.fit_points) * step).astype(np.int64)
+            pf, qf = pf[keep], qf[keep]
         h = self._homography(pf, qf, thr, shape) if self.model != "fundamental" else None
         r = transfer_error(h, p, q) if h is not None else None
         if self.model != "homography" and len(pf) >= 15:
