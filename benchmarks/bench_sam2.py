@@ -7,7 +7,9 @@ graphs of ``export/sam2.py``), fp32 and, on CUDA, fp16.
 
 Random weights unless ``--checkpoint`` (latency does not depend on the weight values). Inputs are one
 frame / one object: an image, a 1-click prompt (and a 3-click one), a memory of 7 frames + 64
-object-pointer tokens (SAM2's steady state while tracking), a mask to encode. Statistics per call in
+object-pointer tokens (SAM2's steady state while tracking), a mask to encode. The torch rows run
+what ``--backend torch`` runs (sam2's modules; for the memory attention its own complex-RoPE
+module), the onnxruntime rows the exported graphs. Statistics per call in
 ms (mean, p50, p90, p99) after ``--warmup`` calls; ONNX Runtime runs with ``--threads`` intra-op threads.
 """
 from __future__ import annotations
@@ -88,8 +90,17 @@ def main(argv=None) -> int:
             if half:
                 module = module.half()
                 xs = [t.half() if t.is_floating_point() else t for t in xs]
+            call = lambda: module(*xs)  # noqa: E731
+            if part == "memory_attention":
+                # what --backend torch runs: sam2's own MemoryAttention (complex RoPE), seq-first
+                native = model.memory_attention.to(args.device)
+                native = native.half() if half else native.float()
+                curr, cpos, ms, msp, mp, mpp = (t.transpose(0, 1) for t in xs[:6])
+                n_ptr = mp.shape[0]
+                call = lambda: native(curr=[curr], curr_pos=[cpos], memory=torch.cat([ms, mp]),  # noqa: E731
+                                      memory_pos=torch.cat([msp, mpp]), num_obj_ptr_tokens=n_ptr)
             with torch.inference_mode():
-                stats = _time(lambda: module(*xs), args.warmup, args.repeats, sync)
+                stats = _time(call, args.warmup, args.repeats, sync)
             rows.append({"part": part, "case": label, "backend": "torch", "precision": precision,
                          "device": args.device, **stats})
         for part in parts:
