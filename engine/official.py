@@ -88,38 +88,24 @@ def _feature_targets(config: RunConfig, height: int, width: int) -> list[BuildTa
     return targets
 
 
-def classifier_target(config: RunConfig, window: int, max_tracks: int = 5000,
-                      checkpoint: Optional[str] = None, label: str = "classifier") -> BuildTarget:
+def classifier_target(config: RunConfig, window: int, checkpoint: Optional[str] = None,
+                      label: str = "classifier") -> BuildTarget:
     """The trajectory classifier: the official ``moseg.pth`` (or random weights), or our own weights
-    (``checkpoint``) for the embedded set."""
-    from .runtime.networks import artifacts_dir, weights_tag
+    (``checkpoint``) for the embedded set. Same network description as the labeller stage uses, so
+    a run finds what ``build`` made."""
+    from .runtime.networks import ensure_onnx
     from .weights import resolve_weight
 
     def onnx(fp16, checkpoint=checkpoint):
-        from motionseg_trt.export.classifier import export_classifier
+        from .motion.classifier.labeller import MAX_TRACKS, classifier_network_spec
 
         if checkpoint is None and not _random(config):
             checkpoint = resolve_weight("moseg", config.classifier_checkpoint, config.weights_dir)
+        spec = classifier_network_spec(_load_classifier(checkpoint), checkpoint, window,
+                                       int((config.extra or {}).get("max_tracks", MAX_TRACKS)), label=label)
+        return [(str(ensure_onnx(config, spec, fp16, log=lambda m: None)), spec.profiles)]
 
-        model = _load_classifier(checkpoint)
-        path = artifacts_dir(config) / "onnx" / f"{label}_{weights_tag(checkpoint)}{'.fp16' if fp16 else ''}.onnx"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            export_classifier(model, str(path), fp16=fp16)
-        t = max(2, int(window))
-        profiles = {}
-        for name in model.input_names:
-            if name == "traj":
-                shapes = ((1, 1, 2, 2), (1, max_tracks, t, 2), (1, max_tracks, t, 2))
-            elif name == "dino":
-                d = model.config.dino_dim
-                shapes = ((1, 1, d), (1, max_tracks, d), (1, max_tracks, d))
-            else:
-                shapes = ((1, 1, 2), (1, max_tracks, t), (1, max_tracks, t))
-            profiles[name] = shapes
-        return [(str(path), profiles)]
-
-    return BuildTarget(label, onnx, f"N<= {max_tracks} tracks, T<= {window} frames")
+    return BuildTarget(label, onnx, f"T<= {window} frames")
 
 
 def _load_classifier(checkpoint: Optional[str]):

@@ -1,8 +1,8 @@
 """END-TO-END PLUMBING TEST of ``--models official`` with random weights (no quality is tested).
 
 The fixture writes weight files of the official formats with random values (DINOv2 in the torch-hub
-layout, Depth-Anything-V2 in the transformers layout, ``moseg.pth`` with ``model_state_dict``),
-shrunk where the architecture allows (fewer ViT blocks), so the real loading code runs; BootsTAPIR
+layout, Depth-Anything-V2 in the transformers layout, both shrunk to fewer ViT blocks; ``moseg.pth``
+with ``model_state_dict``), so the real loading code runs where the stage takes an explicit path; BootsTAPIR
 and SAM2 use their random-init paths (their checkpoints are hundreds of MB). The whole pipeline then
 runs on a tiny generated clip: BootsTAPIR tracks -> depth + DINO -> official classifier -> SAM2 ->
 writers. It proves that the stages fit together (shapes, contracts, ids, outputs), nothing more.
@@ -27,10 +27,10 @@ N_FRAMES, W, H = 12, 96, 64
 
 
 def _hub_dino_state_dict(layers: int) -> dict:
-    """A ViT-S/14 in the torch-hub checkpoint layout (fused qkv, ls1.gamma, pos_embed ...)."""
+    """A ViT-B/14 cut to ``layers`` blocks, in the torch-hub checkpoint layout (fused qkv, ls1.gamma...)."""
     from motionseg_trt.features.dino import build_dino_backbone
 
-    sd = build_dino_backbone("vits14", num_layers=layers, seed=3).state_dict()
+    sd = build_dino_backbone("vitb14", num_layers=layers, seed=3).state_dict()
     hub = {"cls_token": sd["embeddings.cls_token"], "pos_embed": sd["embeddings.position_embeddings"],
            "mask_token": sd["embeddings.mask_token"],
            "patch_embed.proj.weight": sd["embeddings.patch_embeddings.projection.weight"],
@@ -56,11 +56,11 @@ def random_weight_files(tmp_path_factory):
     from motionseg_trt.motion.classifier.modeling import ClassifierConfig, TrajectoryClassifier
 
     root = tmp_path_factory.mktemp("weights")
-    torch.save(_hub_dino_state_dict(layers=2), root / "dinov2_vits14_pretrain.pth")
+    torch.save(_hub_dino_state_dict(layers=2), root / "dinov2_vitb14_pretrain.pth")
     depth = build_depth_model("small", num_layers=4, seed=4)
     save_file({k: v.contiguous() for k, v in depth.state_dict().items()}, str(root / "depth.safetensors"))
     torch.manual_seed(5)
-    clf = TrajectoryClassifier(ClassifierConfig(dino_dim=384))  # ViT-S descriptors are 384-d
+    clf = TrajectoryClassifier(ClassifierConfig())
     torch.save({"model_state_dict": clf.state_dict()}, root / "moseg.pth")
     return root
 
@@ -77,10 +77,12 @@ def tiny_clip(tmp_path_factory):
 def official_config(clip, out, weights, **kw) -> RunConfig:
     extra = {
         "random_weights": True,  # BootsTAPIR and SAM2 (explicit paths below win for the others)
-        "dino_variant": "vits14", "dino_layers": 2, "dino_layer": 1,
-        "dino_weights": str(weights / "dinov2_vits14_pretrain.pth"),
+        "dino_variant": "vitb14", "dino_layers": 2, "dino_layer": 1,
+        "dino_weights": str(weights / "dinov2_vitb14_pretrain.pth"),
         "depth_layers": 4, "depth_side": 70, "depth_weights": str(weights / "depth.safetensors"),
         "sam2_image_size": 256,
+        # BootsTAPIR's PIPs mixer costs ~50 MFLOP per track-frame-iteration: few tracks on a CPU
+        "tracker_max_tracks": 48, "tracker_query_chunk": 16, "tracker_query_stride": 4,
     }
     extra.update(kw.pop("extra", {}))
     return RunConfig(input=clip, out=str(out), models="official", tracker="bootstapir", motion_model="official",
@@ -119,7 +121,7 @@ def test_official_features_reach_the_classifier(tiny_clip, random_weight_files):
             assert np.all((feats.depth >= 0) & (feats.depth <= 1))
             q = np.unique(tracks.query_frame)
             assert np.array_equal(feats.dino_frames, q)
-            assert feats.dino.shape[0] == len(q) and feats.dino.shape[-1] == 384
+            assert feats.dino.shape[0] == len(q) and feats.dino.shape[-1] == 768
             labels = labeller.label(window, tracks, feats)
             assert labels.prob.shape == (tracks.num_tracks,)
             assert np.all(np.isfinite(labels.prob))
