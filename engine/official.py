@@ -62,7 +62,9 @@ def _as_embedded(config: RunConfig) -> RunConfig:
 @dataclass
 class BuildTarget:
     """One network of a model set. ``make_onnx(fp16)`` exports it (or finds the export) and returns
-    ``[(onnx_path, tensorrt_profiles)]`` - some networks are split into several graphs."""
+    ``[(onnx_path, tensorrt_profiles)]`` or ``[(onnx_path, profiles, engine_name)]`` (some networks
+    are split into several graphs). The engine name defaults to the ONNX file's stem; it must be the
+    name the stage gives its TensorRT loader, so that ``build`` and ``run`` share cache entries."""
 
     name: str
     make_onnx: Callable[[bool], list[tuple[str, Optional[dict]]]]
@@ -121,29 +123,32 @@ def _load_classifier(checkpoint: Optional[str]):
     return load_classifier(checkpoint).eval()
 
 
-def tracker_target(config: RunConfig, window: int, query_chunk: int = 256) -> BuildTarget:
+def tracker_target(config: RunConfig, window: int) -> BuildTarget:
+    """BootsTAPIR's two graphs, with the engine names and shape profiles the tracker stage uses at
+    run time (``tracks.bootstapir.predictor.build_engine``), so the engine cache entries match."""
     from .runtime.networks import artifacts_dir
     from .weights import resolve_weight
+
+    extra = config.extra or {}
+    query_chunk = int(extra.get("tracker_query_chunk", 256))
+    frame_chunk = max(1, int(extra.get("tracker_frame_chunk", 10)))
 
     def onnx(fp16):
         from motionseg_trt.export.tracker import export_tracker, read_tracker_onnx, weights_fingerprint
 
-        ckpt = None if _random(config) else resolve_weight(
-            "bootstapir", (config.extra or {}).get("tracker_checkpoint"), config.weights_dir)
-
+        ckpt = None if _random(config) else resolve_weight("bootstapir", extra.get("tracker_checkpoint"),
+                                                           config.weights_dir)
         out_dir = artifacts_dir(config) / "onnx" / "bootstapir"
         model = _load_tracker(ckpt)
         info = read_tracker_onnx(out_dir, query_chunk=query_chunk, fp16=fp16,
                                  fingerprint=weights_fingerprint(model))
         if info is None:
             info = export_tracker(model, out_dir, query_chunk=query_chunk, fp16=fp16)
-        s = int(info.image_size)
-        t = max(2, int(window))
-        chunk = 10  # the official feature extractor's frame chunk
-        feats = {"frames": ((1, s, s, 3), (chunk, s, s, 3), (max(chunk, t), s, s, 3))}
+        s, t = int(info.image_size), max(2, int(window))
+        feats = {"frames": ((1, s, s, 3), (frame_chunk, s, s, 3), (frame_chunk, s, s, 3))}
         track = {"hires": ((2, s // 4, s // 4, 128), (t, s // 4, s // 4, 128), (t, s // 4, s // 4, 128)),
                  "lowres": ((2, s // 8, s // 8, 256), (t, s // 8, s // 8, 256), (t, s // 8, s // 8, 256))}
-        return [(str(info.features), feats), (str(info.track), track)]
+        return [(str(info.features), feats, "bootstapir_features"), (str(info.track), track, "bootstapir_track")]
 
     return BuildTarget("tracker", onnx, f"BootsTAPIR, {query_chunk} queries per chunk, T<= {window}")
 

@@ -123,9 +123,9 @@ def main(args) -> int:
         # Runtime on a GPU provider uses the fp16 graph; on CPU the float32 one
         gpu_ort = backend == "onnxruntime" and any(p != "cpu" for p in _providers(args))
         graphs = target.make_onnx(args.fp16 and gpu_ort)
-        for onnx_path, profiles in graphs:
+        for onnx_path, profiles, *name in graphs:
             if backend == "trt":
-                _build_engine(config, onnx_path, profiles, args.fp16)
+                _build_engine(config, onnx_path, profiles, args.fp16, name[0] if name else None)
             else:
                 _prepare_session(onnx_path, _providers(args))
         done.append((target.name, [g[0] for g in graphs], time.perf_counter() - t0))
@@ -139,14 +139,15 @@ def _providers(args) -> list[str]:
     return [p.strip().lower() for p in args.providers.split(",") if p.strip()]
 
 
-def _build_engine(config: RunConfig, onnx_path: str, profiles, fp16: bool) -> None:
+def _build_engine(config: RunConfig, onnx_path: str, profiles, fp16: bool, name=None) -> None:
+    """The engine a run will look up: same ONNX, profiles, precision, name and cache folder."""
     from pathlib import Path
 
     from ..runtime.networks import artifacts_dir
     from ..runtime.tensorrt import EngineFromOnnx
 
     EngineFromOnnx(onnx_path, fp16=fp16, profiles=profiles, cache_dir=str(artifacts_dir(config) / "trt"),
-                   name=Path(onnx_path).stem, log=print).serialized_engine()
+                   name=name or Path(onnx_path).stem, log=print).serialized_engine()
 
 
 def _prepare_session(onnx_path: str, providers: list[str]) -> None:
