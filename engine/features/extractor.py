@@ -117,6 +117,10 @@ class OfficialFeatureExtractor:
                              f"{sorted(DEPTH_WEIGHTS)}; got {dino_variant!r}, {depth_variant!r}")
         _weights(config, DINO_WEIGHTS[dino_variant], "dino_weights")
         _weights(config, DEPTH_WEIGHTS[depth_variant], "depth_weights")
+        if config.backend == "trt":  # say it before any output is written, not at the first window
+            from ..runtime.tensorrt import import_tensorrt
+
+            import_tensorrt(builder=False)
 
     # -- runners, per working resolution ------------------------------------------------------------
     def _runners(self, height: int, width: int):
