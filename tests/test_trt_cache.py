@@ -166,3 +166,12 @@ def test_fp16_graph_for_strongly_typed_tensorrt(tmp_path):
     y = ort.InferenceSession(out, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     assert y.dtype == np.float32 and np.allclose(y, 2 * x)
     assert fp16_onnx(out) == out  # already fp16: left alone
+
+
+@pytest.mark.skipif(HAVE_TRT, reason="TensorRT is installed here")
+def test_feature_stage_on_trt_without_tensorrt_fails_at_construction():
+    from motionseg_trt.config import RunConfig
+    from motionseg_trt.features.extractor import OfficialFeatureExtractor
+
+    with pytest.raises(UnavailableError, match="TensorRT is not installed"):
+        OfficialFeatureExtractor(RunConfig(backend="trt", extra={"random_weights": True}))
