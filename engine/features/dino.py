@@ -182,9 +182,17 @@ def legacy_transformers_keys(sd: dict) -> dict:
     return out
 
 
+# Never used at inference (masked-image training only); some converted checkpoints leave it out.
+OPTIONAL_KEYS = ("embeddings.mask_token", "backbone.embeddings.mask_token")
+
+
 def load_strict(model, sd: dict, what: str) -> None:
     """Strict load with a one-line error that names what is missing / unexpected / mis-shaped."""
     own = model.state_dict()
+    sd = dict(sd)
+    for key in OPTIONAL_KEYS:
+        if key in own and key not in sd:
+            sd[key] = own[key]
     missing = sorted(set(own) - set(sd))
     unexpected = sorted(set(sd) - set(own))
     shapes = [f"{k} {tuple(sd[k].shape)} != {tuple(own[k].shape)}" for k in own
