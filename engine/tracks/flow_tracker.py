@@ -37,6 +37,7 @@ DEFAULTS = {
     "fb_rel": 0.01,  # forward-backward test |w + w_b|^2 < fb_rel (|w|^2 + |w_b|^2) + fb_abs (flow px)
     "fb_abs": 0.5,
     "conf_sigma": 1.5,  # confidence = exp(-fb_err^2 / (2 sigma^2)), fb_err in flow px
+    "min_track_frames": 2,  # tracks seen in fewer frames of a window (and ended) are left out of it
     "texture_floor": 1e-4,  # confidence *= lam / (lam + floor), lam = smallest structure-tensor eigenvalue
 }
 
@@ -67,6 +68,7 @@ class FlowTracker:
         self.fb_abs = _option(config, "fb_abs")
         self.conf_sigma = _option(config, "conf_sigma")
         self.texture_floor = _option(config, "texture_floor")
+        self.min_track_frames = _option(config, "min_track_frames")
         self._flow = DenseFlow(_option(config, "flow_preset"), self.flow_side, _option(config, "flow_finest_scale"))
         self._next_id = 0
         self._reset_state()
@@ -215,6 +217,12 @@ class FlowTracker:
         idx = np.maximum.accumulate(np.where(visible, frame, -1), 1)
         idx = np.where(idx < 0, first[:, None], idx)
         xy = np.take_along_axis(xy, idx[..., None].repeat(2, 2), 1)
+        # A track that lived a single frame says nothing about motion (it failed its first step: fast
+        # or non-rigid motion, occlusion); leaving it out keeps N bounded. Tracks still alive at the
+        # last frame stay: they go on in the next window.
+        keep = (visible.sum(1) >= self.min_track_frames) | visible[:, -1]
+        if not np.all(keep):
+            ids, xy, visible, conf = ids[keep], xy[keep], visible[keep], conf[keep]
         births = np.array([self._birth.get(int(i), start) for i in ids], np.int64)
         query = np.clip(births - start, 0, length - 1)
         # The birth map only needs the tracks still on record (long videos keep it small).
