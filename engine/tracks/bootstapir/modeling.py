@@ -234,7 +234,7 @@ class TAPIR(nn.Module):
         """
         img_h, img_w = self.initial_resolution
         qt, qy, qx = query_points[:, 0], query_points[:, 1], query_points[:, 2]
-        t_len, low_h, low_w, _ = lowres.shape
+        low_h, low_w = lowres.shape[1], lowres.shape[2]
         hi_h, hi_w = hires.shape[1], hires.shape[2]
 
         # Query features: trilinear with border padding, TAPIR samples at (t + 0.5, y * s, x * s)
