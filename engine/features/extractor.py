@@ -26,6 +26,8 @@ from ..weights import DEPTH_WEIGHTS, DINO_WEIGHTS, resolve_weight
 # without a fused attention kernel (ONNX Runtime CPU) holds a heads x tokens^2 matrix per image:
 # 12 x 8350^2 floats = 3.3 GB at 854x480 with stride 7.
 DINO_BATCH = 1
+# part of the exported files' names: bump when the graphs change, so old exports are not reused
+EXPORT_VERSION = 1
 DEPTH_BATCH = 4
 
 
@@ -62,7 +64,8 @@ def dino_network(config: RunConfig, height: int, width: int) -> NetworkSpec:
         return export_dino(path, height, width, fp16=fp16, module=build())
 
     tag = f"L{layers}" if layers else ""
-    name = f"dino_{spec.variant}{tag}_s{spec.stride}_k{spec.layer}_{height}x{width}_{weights_tag(weights)}"
+    name = (f"dino_{spec.variant}{tag}_s{spec.stride}_k{spec.layer}_{height}x{width}_{weights_tag(weights)}"
+            f"_v{EXPORT_VERSION}")
     batch = int(_opt(config, "dino_batch", DINO_BATCH))
     profiles = {"pixel_values": ((1, 3, *in_hw), (1, 3, *in_hw), (batch, 3, *in_hw))}
     info = {"dim": DINO_VARIANTS[spec.variant]["hidden_size"], "input_hw": in_hw}
@@ -88,7 +91,8 @@ def depth_network(config: RunConfig, height: int, width: int) -> NetworkSpec:
         return export_depth(path, height, width, fp16=fp16, module=build())
 
     tag = f"L{layers}" if layers else ""
-    name = f"depth_{spec.variant}{tag}_{in_hw[0]}x{in_hw[1]}_to_{height}x{width}_{weights_tag(weights)}"
+    name = (f"depth_{spec.variant}{tag}_{in_hw[0]}x{in_hw[1]}_to_{height}x{width}_{weights_tag(weights)}"
+            f"_v{EXPORT_VERSION}")
     batch = int(_opt(config, "depth_batch", DEPTH_BATCH))
     profiles = {"pixel_values": ((1, 3, *in_hw), (batch, 3, *in_hw), (batch, 3, *in_hw))}
     return NetworkSpec(name, ("pixel_values",), ("disparity",), build, export, profiles, {"input_hw": in_hw})
