@@ -103,8 +103,10 @@ class TorchTapirEngine(_ChunkedEngine):
         if n == 0:
             return {"tracks": np.zeros((0, t, 2), np.float32), "occlusion": np.zeros((0, t), np.float32),
                     "expected_dist": np.zeros((0, t), np.float32)}
-        parts = [self._track_chunk(hires, lowres, queries[s:s + self.query_chunk])
-                 for s in range(0, n, self.query_chunk)]
+        # eager mode can shrink the chunk for long clips: the PIPs patches take about
+        # chunk x T x 64 x 256 floats, so keep chunk x T near query_chunk x 32 (a 32-frame window)
+        chunk = max(1, min(self.query_chunk, (self.query_chunk * 32) // max(t, 1)))
+        parts = [self._track_chunk(hires, lowres, queries[s:s + chunk]) for s in range(0, n, chunk)]
         return {k: np.concatenate([p[k] for p in parts], 0) for k in parts[0]}
 
     def _as_tensor(self, x):

@@ -30,7 +30,8 @@ classifier fixture):
 Options (``config.extra``): ``tracker_checkpoint`` (path; default: the downloaded
 ``bootstapir_checkpoint_v2.pt``), ``random_weights`` (seeded random init, for plumbing tests),
 ``tracker_query_stride`` (10), ``tracker_max_tracks`` (5000), ``tracker_query_chunk`` (256),
-``tracker_seed`` (0), ``tracker_frame_chunk`` (10). Backends: ``config.backend`` ``torch`` (CPU/CUDA,
+``tracker_seed`` (0), ``tracker_frame_chunk`` (10), ``tracker_max_frames`` (TensorRT profile's longest
+window; default the window, 512 in offline mode). Backends: ``config.backend`` ``torch`` (CPU/CUDA,
 fp16 on CUDA), ``onnxruntime`` (exports the two graphs into the artifact folder on first use), ``trt``.
 
 Quality note: without the real weights nothing here can show that tracks follow the video; tests
@@ -160,10 +161,12 @@ def build_engine(config: RunConfig, model=None, query_chunk: int = 256, frame_ch
         if info is None:
             info = export_tracker(model, out_dir, query_chunk=query_chunk, fp16=False)
         s, t = info.image_size, max(2, int(config.window))
+        # offline mode tracks the whole clip in one window: allow long clips in the engine profile
+        t_max = max(t, int((config.extra or {}).get("tracker_max_frames", 512 if config.offline else t)))
         fch = max(frame_chunk, 1)
         feats = {"frames": ((1, s, s, 3), (fch, s, s, 3), (fch, s, s, 3))}
-        track = {"hires": ((2, s // 4, s // 4, 128), (t, s // 4, s // 4, 128), (max(t, 2), s // 4, s // 4, 128)),
-                 "lowres": ((2, s // 8, s // 8, 256), (t, s // 8, s // 8, 256), (max(t, 2), s // 8, s // 8, 256))}
+        track = {"hires": ((2, s // 4, s // 4, 128), (t, s // 4, s // 4, 128), (t_max, s // 4, s // 4, 128)),
+                 "lowres": ((2, s // 8, s // 8, 256), (t, s // 8, s // 8, 256), (t_max, s // 8, s // 8, 256))}
         common = dict(fp16=bool(config.fp16), cache_dir=str(artifacts_dir(config) / "trt"))
         return OnnxTapirEngine.from_paths(info.features, info.track, query_chunk, backend="trt",
                                           frame_chunk=frame_chunk,
