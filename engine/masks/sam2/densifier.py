@@ -18,7 +18,7 @@ Settings read from ``config.extra`` (all optional):
   ``MOTIONSEG_SAM2_IMAGE_SIZE`` environment variable, as the CLI has no flag for it;
 * ``random_weights``: run without a checkpoint (tests and speed measurements only);
 * ``sam2_min_confidence``: 0.9, tracks count as visible where confidence > it (official selection);
-* ``sam2_feature_cache``: frames of image features kept per window (64);
+* ``sam2_feature_cache``: frames of image features kept per window (32, the default window);
 * ``sam2_memory_slots`` / ``sam2_pointer_slots``: pad the memory bank to fixed shapes (exported path).
 """
 from __future__ import annotations
@@ -42,7 +42,7 @@ class Sam2Densifier:
         size = extra.get("sam2_image_size") or os.environ.get("MOTIONSEG_SAM2_IMAGE_SIZE")
         self.image_size: Optional[int] = int(size) if size else None
         self.min_confidence = float(extra.get("sam2_min_confidence", 0.9))
-        self.feature_cache = int(extra.get("sam2_feature_cache", 64))
+        self.feature_cache = int(extra.get("sam2_feature_cache", 32))
         self._predictor = predictor
         # frames -> VideoSession; the default runs SAM2 (tests of the id logic may pass another source)
         self._session_factory = session_factory
@@ -63,7 +63,9 @@ class Sam2Densifier:
             return self._session_factory(frames)
         from .session import Sam2VideoSession
 
-        return Sam2VideoSession(self.predictor, frames, feature_cache_frames=self.feature_cache)
+        bf16 = bool(self.config.fp16) and self.config.backend == "torch"
+        return Sam2VideoSession(self.predictor, frames, feature_cache_frames=self.feature_cache,
+                                autocast_bf16=bf16)
 
     def densify(self, window: FrameWindow, tracks: Tracks, labels: MotionLabels) -> WindowMasks:
         t_len, h, w = window.length, window.frames.shape[1], window.frames.shape[2]

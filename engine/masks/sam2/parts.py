@@ -39,7 +39,8 @@ def export_parts_cached(predictor, config: RunConfig, checkpoint: Optional[str],
     """Export the four graphs once per (weights, config, image size, precision); return their paths."""
     from motionseg_trt.export.sam2 import PART_NAMES, export_part
 
-    fp16 = bool(config.fp16 if fp16 is None else fp16)
+    if fp16 is None:  # --fp16 only means something on a GPU (as everywhere in the CLI)
+        fp16 = bool(config.fp16) and (config.device == "cuda" or config.backend == "trt")
     out_dir = parts_dir(config, checkpoint, predictor.image_size)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
@@ -57,11 +58,16 @@ class Sam2PartRunners:
     def __init__(self, predictor, paths: dict[str, str], *, backend: str = "onnxruntime",
                  fp16: bool = False, device: str = "cpu", threads: Optional[int] = None,
                  memory_slots: Optional[int] = None, pointer_slots: Optional[int] = None):
+        from motionseg_trt.export.sam2 import trt_profiles
+
         from ...runtime import make_runner
 
         providers = ["cuda", "cpu"] if device == "cuda" else ["cpu"]
-        self.runners = {name: make_runner(path, backend, fp16=fp16, providers=providers,
-                                          intra_op_threads=threads) for name, path in paths.items()}
+        self.runners = {}
+        for name, path in paths.items():
+            kwargs = {"intra_op_threads": threads} if backend == "onnxruntime" else \
+                {"profiles": trt_profiles(predictor, name), "name": f"sam2_{name}"}
+            self.runners[name] = make_runner(path, backend, fp16=fp16, providers=providers, **kwargs)
         self.model = predictor
         self.memory_slots = memory_slots
         self.pointer_slots = pointer_slots
@@ -249,7 +255,8 @@ def attach_exported_parts(predictor, config: RunConfig, checkpoint: Optional[str
     """Export (once, cached) and attach the graphs for ``config.backend``."""
     extra = config.extra or {}
     paths = export_parts_cached(predictor, config, checkpoint)
-    parts = Sam2PartRunners(predictor, paths, backend=config.backend, fp16=bool(config.fp16),
+    fp16 = bool(config.fp16) and (config.device == "cuda" or config.backend == "trt")
+    parts = Sam2PartRunners(predictor, paths, backend=config.backend, fp16=fp16,
                             device=config.device, threads=config.threads,
                             memory_slots=extra.get("sam2_memory_slots"),
                             pointer_slots=extra.get("sam2_pointer_slots"))

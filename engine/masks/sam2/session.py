@@ -7,7 +7,8 @@ which the project pins.
 
 Image features: the predictor keeps only the last frame's backbone output, so every reset/re-prompt
 and every propagation direction would re-encode frames. The state here keeps up to
-``feature_cache_frames`` frames (LRU) across resets instead: one window is encoded once.
+``feature_cache_frames`` frames (LRU) across resets instead: a window of up to that many frames is
+encoded once.
 """
 from __future__ import annotations
 
@@ -21,9 +22,16 @@ IMG_STD = (0.229, 0.224, 0.225)
 
 
 class _FeatureLRU(OrderedDict):
+    """frame -> (image, backbone_out), at most ``capacity`` frames.
+
+    The positional encodings in ``backbone_out`` depend only on the feature sizes, yet at 1024 px
+    they are the biggest part of it (the stride-4 level alone is 256x256x256 floats): every frame
+    shares the first frame's copy."""
+
     def __init__(self, capacity: int):
         super().__init__()
         self.capacity = max(1, int(capacity))
+        self._pos = None
 
     def get(self, key, default=None):
         if key in self:
@@ -33,7 +41,13 @@ class _FeatureLRU(OrderedDict):
 
     def absorb(self, other: dict) -> None:
         for k, v in other.items():
-            self[k] = v
+            image, backbone_out = v
+            pos = backbone_out.get("vision_pos_enc")
+            if pos is not None:
+                if self._pos is None or [p.shape for p in self._pos] != [p.shape for p in pos]:
+                    self._pos = pos
+                backbone_out = {**backbone_out, "vision_pos_enc": self._pos}
+            self[k] = (image, backbone_out)
             self.move_to_end(k)
         while len(self) > self.capacity:
             self.popitem(last=False)
@@ -67,7 +81,8 @@ def preprocess_frames(frames: np.ndarray, image_size: int):
 class Sam2VideoSession:
     """Prompt / propagate SAM2 on one window of frames (the :class:`VideoSession` interface)."""
 
-    def __init__(self, predictor, frames: np.ndarray, *, feature_cache_frames: int = 64):
+    def __init__(self, predictor, frames: np.ndarray, *, feature_cache_frames: int = 32,
+                 autocast_bf16: bool = False):
         import torch
 
         self.predictor = predictor
@@ -96,24 +111,35 @@ class Sam2VideoSession:
         s["frames_tracked_per_obj"] = {}
         self.state = s
         self._torch = torch
+        # the official pipeline runs SAM2 under CUDA bfloat16 autocast (--fp16 with --backend torch)
+        self._autocast = autocast_bf16 and str(device).startswith("cuda")
+
+    def _ctx(self):
+        import contextlib
+
+        stack = contextlib.ExitStack()
+        stack.enter_context(self._torch.inference_mode())
+        if self._autocast:
+            stack.enter_context(self._torch.autocast("cuda", dtype=self._torch.bfloat16))
+        return stack
 
     def _masks(self, video_res_logits) -> np.ndarray:
-        return (video_res_logits[:, 0] > 0.0).cpu().numpy()
+        return (video_res_logits[:, 0].float() > 0.0).cpu().numpy()
 
     def reset(self) -> None:
-        with self._torch.inference_mode():
+        with self._ctx():
             self.predictor.reset_state(self.state)
 
     def add_points(self, frame: int, obj_id: int, points: np.ndarray) -> np.ndarray:
         pts = np.asarray(points, dtype=np.float32).reshape(-1, 2)
-        with self._torch.inference_mode():
+        with self._ctx():
             _, ids, logits = self.predictor.add_new_points_or_box(
                 inference_state=self.state, frame_idx=int(frame), obj_id=int(obj_id), points=pts,
                 labels=np.ones(pts.shape[0], np.int32), clear_old_points=True, normalize_coords=True)
         return self._masks(logits)[list(ids).index(int(obj_id))]
 
     def add_mask(self, frame: int, obj_id: int, mask: np.ndarray) -> None:
-        with self._torch.inference_mode():
+        with self._ctx():
             self.predictor.add_new_mask(inference_state=self.state, frame_idx=int(frame),
                                         obj_id=int(obj_id), mask=np.asarray(mask, dtype=bool))
 
@@ -126,7 +152,7 @@ class Sam2VideoSession:
         bar = svp.tqdm
         svp.tqdm = functools.partial(bar, disable=True)
         try:
-            with self._torch.inference_mode():
+            with self._ctx():
                 for frame, ids, logits in self.predictor.propagate_in_video(self.state, reverse=reverse):
                     yield int(frame), [int(i) for i in ids], self._masks(logits)
         finally:
