@@ -12,7 +12,6 @@ weight files, never quality.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Optional
 
 from .config import RunConfig
@@ -127,7 +126,6 @@ def tracker_target(config: RunConfig, window: int) -> BuildTarget:
     """BootsTAPIR's two graphs, with the engine names and shape profiles the tracker stage uses at
     run time (``tracks.bootstapir.predictor.build_engine``), so the engine cache entries match."""
     from .runtime.networks import artifacts_dir
-    from .weights import resolve_weight
 
     extra = config.extra or {}
     query_chunk = int(extra.get("tracker_query_chunk", 256))
@@ -136,10 +134,10 @@ def tracker_target(config: RunConfig, window: int) -> BuildTarget:
     def onnx(fp16):
         from motionseg_trt.export.tracker import export_tracker, read_tracker_onnx, weights_fingerprint
 
-        ckpt = None if _random(config) else resolve_weight("bootstapir", extra.get("tracker_checkpoint"),
-                                                           config.weights_dir)
+        from .tracks.bootstapir.predictor import build_model
+
         out_dir = artifacts_dir(config) / "onnx" / "bootstapir"
-        model = _load_tracker(ckpt)
+        model = build_model(config)  # the stage's own choice of weights (checkpoint or random)
         info = read_tracker_onnx(out_dir, query_chunk=query_chunk, fp16=fp16,
                                  fingerprint=weights_fingerprint(model))
         if info is None:
@@ -151,19 +149,6 @@ def tracker_target(config: RunConfig, window: int) -> BuildTarget:
         return [(str(info.features), feats, "bootstapir_features"), (str(info.track), track, "bootstapir_track")]
 
     return BuildTarget("tracker", onnx, f"BootsTAPIR, {query_chunk} queries per chunk, T<= {window}")
-
-
-def _load_tracker(checkpoint: Optional[str]):
-    if checkpoint is None:
-        import torch
-
-        from .tracks.bootstapir.modeling import TAPIR
-
-        torch.manual_seed(0)
-        return TAPIR(pyramid_level=1).eval()
-    from .tracks.bootstapir.checkpoint import load_bootstapir
-
-    return load_bootstapir(checkpoint).eval()
 
 
 def sam2_target(config: RunConfig, height: int, width: int) -> BuildTarget:
@@ -190,13 +175,38 @@ def official_targets(config: RunConfig, height: int, width: int, window: int) ->
 
 
 def embedded_targets(config: RunConfig, height: int, width: int, window: int) -> list[BuildTarget]:
-    """The embedded set's only network: our learned classifier (its weights ship in the package)."""
+    """The embedded set's only network: our learned classifier (its weights ship in the package).
+
+    Exported by the learned labeller itself (its own file naming), so a run finds the graph."""
+    import dataclasses
     import importlib.util
 
     from .stages import LEARNED_MODULE
 
-    weights = Path(__file__).parent / "weights"
-    found = sorted(weights.glob("*.safetensors")) if weights.exists() else []
-    if importlib.util.find_spec(LEARNED_MODULE) is None or not found:
+    if importlib.util.find_spec(LEARNED_MODULE) is None:
         return []
-    return [classifier_target(config, window, checkpoint=str(found[0]), label="learned_classifier")]
+
+    def onnx(fp16):
+        from .motion.learned import LearnedLabeller
+
+        labeller = LearnedLabeller(dataclasses.replace(config, backend="onnxruntime", fp16=fp16))
+        path = getattr(getattr(labeller.predictor.backend, "_loader", None), "path", None)
+        if path is None:
+            raise RuntimeError("the learned labeller did not create an ONNX Runtime session")
+        profiles = _classifier_profiles(labeller.predictor.input_names, labeller.model_config.dino_dim, window)
+        return [(str(path), profiles)]
+
+    return [BuildTarget("learned_classifier", onnx, f"T<= {window} frames")]
+
+
+def _classifier_profiles(input_names, dino_dim: int, window: int, max_tracks: int = 5000) -> dict:
+    """TensorRT profiles of a classifier graph: [1, N, T(, 2)] per-track inputs, [1, N, D] DINO."""
+    t = max(2, int(window))
+    profiles = {}
+    for name in input_names:
+        if name == "dino":
+            profiles[name] = ((1, 1, dino_dim), (1, max_tracks, dino_dim), (1, max_tracks, dino_dim))
+        else:
+            last = (2,) if name == "traj" else ()
+            profiles[name] = ((1, 1, 2) + last, (1, max_tracks, t) + last, (1, max_tracks, t) + last)
+    return profiles

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from motionseg_trt.errors import UnavailableError
-from motionseg_trt.runtime.tensorrt import EngineCache, EngineFromOnnx, EngineKey, TrtRunner, normalize_profiles
+from motionseg_trt.runtime.tensorrt import EngineFromOnnx, EngineKey, TrtRunner, normalize_profiles
 from motionseg_trt.runtime.tensorrt.cache import MANIFEST, PLAN, onnx_digest
 
 HAVE_TRT = importlib.util.find_spec("tensorrt") is not None
