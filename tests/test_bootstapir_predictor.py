@@ -182,3 +182,15 @@ def test_real_network_through_the_predictor():
 def test_unknown_backend_is_rejected():
     with pytest.raises(ValueError, match="backend"):
         BootsTapirTracker(RunConfig(backend="nope", extra={"random_weights": True})).engine
+
+
+def test_tensorrt_profiles_cover_the_windows():
+    from motionseg_trt.tracks.bootstapir.predictor import trt_profiles
+
+    feats, track = trt_profiles(RunConfig(window=32), frame_chunk=10)
+    assert feats["frames"] == ((1, 256, 256, 3), (10, 256, 256, 3), (10, 256, 256, 3))
+    assert [p[0] for p in track["hires"]] == [2, 32, 32] and track["lowres"][2] == (32, 32, 32, 256)
+    _, offline = trt_profiles(RunConfig(window=32, offline=True))
+    assert offline["hires"][2][0] == 512  # one window is the whole clip
+    _, custom = trt_profiles(RunConfig(window=16, extra={"tracker_max_frames": 100}))
+    assert custom["lowres"][1][0] == 16 and custom["lowres"][2][0] == 100

@@ -136,6 +136,22 @@ def build_model(config: RunConfig):
     return load_bootstapir(resolve_weight("bootstapir", extra.get("tracker_checkpoint"), config.weights_dir))
 
 
+def trt_profiles(config: RunConfig, image_size: int = MODEL_SIZE, frame_chunk: int = 10):
+    """TensorRT ``(features_profile, track_profile)`` ``{input: (min, opt, max)}`` for ``config``.
+
+    One definition for ``motionseg-trt build`` and for the run, so their engine-cache entries match:
+    frames in chunks of ``frame_chunk``; windows of 2 .. ``tracker_max_frames`` frames (default: the
+    window; 512 in offline mode, where one window is the whole clip), optimised for the window.
+    """
+    s, t = int(image_size), max(2, int(config.window))
+    t_max = max(t, int((config.extra or {}).get("tracker_max_frames", 512 if config.offline else t)))
+    fch = max(1, int(frame_chunk))
+    feats = {"frames": ((1, s, s, 3), (fch, s, s, 3), (fch, s, s, 3))}
+    track = {"hires": ((2, s // 4, s // 4, 128), (t, s // 4, s // 4, 128), (t_max, s // 4, s // 4, 128)),
+             "lowres": ((2, s // 8, s // 8, 256), (t, s // 8, s // 8, 256), (t_max, s // 8, s // 8, 256))}
+    return feats, track
+
+
 def build_engine(config: RunConfig, model=None, query_chunk: int = 256, frame_chunk: int = 10):
     """A Torch or ONNX engine for ``config.backend`` (ONNX graphs exported / found in the artifact folder)."""
     from .engine import OnnxTapirEngine, TorchTapirEngine
@@ -160,13 +176,7 @@ def build_engine(config: RunConfig, model=None, query_chunk: int = 256, frame_ch
         info = read_tracker_onnx(out_dir, query_chunk, False, fingerprint=weights_fingerprint(model))
         if info is None:
             info = export_tracker(model, out_dir, query_chunk=query_chunk, fp16=False)
-        s, t = info.image_size, max(2, int(config.window))
-        # offline mode tracks the whole clip in one window: allow long clips in the engine profile
-        t_max = max(t, int((config.extra or {}).get("tracker_max_frames", 512 if config.offline else t)))
-        fch = max(frame_chunk, 1)
-        feats = {"frames": ((1, s, s, 3), (fch, s, s, 3), (fch, s, s, 3))}
-        track = {"hires": ((2, s // 4, s // 4, 128), (t, s // 4, s // 4, 128), (t_max, s // 4, s // 4, 128)),
-                 "lowres": ((2, s // 8, s // 8, 256), (t, s // 8, s // 8, 256), (t_max, s // 8, s // 8, 256))}
+        feats, track = trt_profiles(config, info.image_size, frame_chunk)
         common = dict(fp16=bool(config.fp16), cache_dir=str(artifacts_dir(config) / "trt"))
         return OnnxTapirEngine.from_paths(info.features, info.track, query_chunk, backend="trt",
                                           frame_chunk=frame_chunk,
