@@ -124,7 +124,6 @@ def memory_attention_module(model):
     rotation (SAM2's ``num_k_exclude_rope``). Invalid slots (valid == 0) get no attention weight.
     """
     torch, nn = _nn()
-    F = torch.nn.functional
     mem_attn = model.memory_attention
     grid = model.image_size // 16
 
