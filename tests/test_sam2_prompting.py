@@ -325,3 +325,13 @@ def test_sam2_session_prompts_and_propagates_both_ways(tiny_sam2):
     s.add_mask(0, 7, gt[0] == 1)
     out = list(s.propagate(False))
     assert [f for f, _, _ in out] == [0, 1, 2, 3] and out[0][1] == [7]
+
+
+def test_ids_past_255_reuse_ids_of_objects_no_longer_tracked():
+    frames, gt, tracks, labels = two_object_clip()
+    dens = Sam2Densifier(RunConfig(densifier="sam2"), session_factory=lambda f: GroundTruthSegmenterStandIn(gt))
+    dens._next_id = 255  # as after 254 objects that came and went
+    dens._carried = {}
+    w = FrameWindow(index=0, start=0, frames=frames, emit_from=0, is_last=True)
+    wm = dens.densify(w, tracks, labels)
+    assert wm.object_ids == [1, 255] and wm.labels.dtype == np.uint8

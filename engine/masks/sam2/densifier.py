@@ -103,14 +103,16 @@ class Sam2Densifier:
         ids: list[int] = []
         unions: list[np.ndarray] = []
         for group in merge_groups([c.masks for c in candidates], frames=slice(emit_from, t_len)):
+            union = np.logical_or.reduce([candidates[i].masks for i in group])
             kept = sorted(candidates[i].obj_id for i in group if candidates[i].obj_id in carried_ids)
             if kept:
                 gid = kept[0]
+            elif union[emit_from:].any():
+                gid = self._new_id(taken=set(ids) | carried_ids)
             else:
-                gid = self._next_id
-                self._next_id += 1
+                continue  # nothing on the frames this window emits: not an object (yet)
             ids.append(gid)
-            unions.append(np.logical_or.reduce([candidates[i].masks for i in group]))
+            unions.append(union)
 
         emitted = [u[emit_from:] for u in unions]
         out = compose_labels(emitted, ids, (t_len - emit_from, h, w))
@@ -118,6 +120,18 @@ class Sam2Densifier:
         self._last_emitted = window.start + t_len - 1
         present = sorted({int(i) for i in np.unique(out) if i})
         return WindowMasks(start=window.start + emit_from, labels=out, object_ids=present)
+
+
+    def _new_id(self, taken: set[int]) -> int:
+        """The next id; after 255 (the label maps are uint8) ids of objects no longer tracked are
+        reused, lowest first."""
+        if self._next_id <= 255:
+            self._next_id += 1
+            return self._next_id - 1
+        free = [i for i in range(1, 256) if i not in taken and i not in self._carried]
+        if not free:
+            raise RuntimeError("more than 255 objects are tracked at once")
+        return free[0]
 
 
 def build_predictor(config: RunConfig, *, image_size: Optional[int] = None):
