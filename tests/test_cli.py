@@ -146,7 +146,8 @@ sys.exit(main(["run", {clip!r}, "--out", {out!r}, "--window", "4", "--stride", "
 """
 
 
-def test_ctrl_c_leaves_only_complete_files(tmp_path):
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_leaves_only_complete_files(tmp_path, signame):
     import signal
     import time
 
@@ -159,7 +160,7 @@ def test_ctrl_c_leaves_only_complete_files(tmp_path):
     deadline = time.time() + 60
     while time.time() < deadline and (not (out / "masks").is_dir() or len(os.listdir(out / "masks")) < 6):
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(getattr(signal, signame))
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert err.strip().splitlines() == ["motionseg-trt: interrupted; completed files are kept"]
