@@ -335,3 +335,23 @@ def test_ids_past_255_reuse_ids_of_objects_no_longer_tracked():
     w = FrameWindow(index=0, start=0, frames=frames, emit_from=0, is_last=True)
     wm = dens.densify(w, tracks, labels)
     assert wm.object_ids == [1, 255] and wm.labels.dtype == np.uint8
+
+
+def test_frames_shared_by_two_windows_are_encoded_once(tiny_sam2):
+    frames, gt, tracks, labels = two_object_clip(t_len=10)
+    encoded = []
+    real = tiny_sam2.forward_image
+
+    def counting(img):
+        encoded.append(img.clone())
+        return real(img)
+
+    tiny_sam2.forward_image = counting
+    try:
+        dens = Sam2Densifier(RunConfig(densifier="sam2", window=6, stride=4), predictor=tiny_sam2)
+        outs = [dens.densify(w, *_window_tracks(tracks, labels, w)) for w in _windows(frames, 6, 4)]
+    finally:
+        del tiny_sam2.forward_image  # back to the class method
+    assert sum(o.labels.shape[0] for o in outs) == 10
+    # windows [0, 6) and [4, 10): 10 distinct frames, each encoded once (SAM2 visits every frame)
+    assert len(encoded) == 10

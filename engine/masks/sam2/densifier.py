@@ -5,7 +5,8 @@ procedure, :mod:`.prompting`), plus the objects carried from the previous window
 on from their mask on the last frame the previous window emitted (the first overlap frame). The
 merge rules then decide which new objects are carried ones (they keep their id) and which are new
 (next free id). Only those masks cross windows; the SAM2 state and its feature cache live for one
-window, so memory stays bounded however long the video is. Offline mode (one window) is exactly the
+window (the image features of the frames shared with the next window are handed over, so no frame
+is encoded twice), so memory stays bounded however long the video is. Offline mode (one window) is exactly the
 official procedure.
 
 Backends (``config.backend``): ``torch`` runs the ``sam2`` package as is; ``onnxruntime`` (and
@@ -47,6 +48,8 @@ class Sam2Densifier:
         # frames -> VideoSession; the default runs SAM2 (tests of the id logic may pass another source)
         self._session_factory = session_factory
         self._next_id = 1
+        # image features of the frames the next window shares with this one: {global frame: features}
+        self._feature_carry: dict = {}
         self._carried: dict[int, np.ndarray] = {}  # global id -> mask on the last emitted frame
         self._last_emitted: Optional[int] = None  # global index of that frame
 
@@ -58,14 +61,24 @@ class Sam2Densifier:
         return self._predictor
 
     # -- stage -----------------------------------------------------------------------------------
-    def _session(self, frames: np.ndarray):
+    def _session(self, window: FrameWindow):
         if self._session_factory is not None:
-            return self._session_factory(frames)
+            return self._session_factory(window.frames)
         from .session import Sam2VideoSession
 
         bf16 = bool(self.config.fp16) and self.config.backend == "torch"
-        return Sam2VideoSession(self.predictor, frames, feature_cache_frames=self.feature_cache,
-                                autocast_bf16=bf16)
+        seed = {g - window.start: f for g, f in self._feature_carry.items() if 0 <= g - window.start < window.length}
+        return Sam2VideoSession(self.predictor, window.frames, feature_cache_frames=self.feature_cache,
+                                autocast_bf16=bf16, seed_features=seed)
+
+    def _keep_overlap_features(self, session, window: FrameWindow) -> None:
+        """Frames this window shares with the next one are encoded once: keep their features."""
+        self._feature_carry = {}
+        if self._session_factory is not None or self.config.offline or window.is_last:
+            return
+        # all cached frames (at most the cache size): the next window picks those it contains, which
+        # also covers a last window shifted back to keep its full length
+        self._feature_carry = {window.start + k: f for k, f in session.cached_features().items()}
 
     def densify(self, window: FrameWindow, tracks: Tracks, labels: MotionLabels) -> WindowMasks:
         t_len, h, w = window.length, window.frames.shape[1], window.frames.shape[2]
@@ -74,7 +87,7 @@ class Sam2Densifier:
         xy = tracks.xy[moving]
         visible = tracks.visible[moving] & (tracks.confidence[moving] > self.min_confidence)
 
-        session = self._session(window.frames)
+        session = self._session(window)
         candidates: list[ObjectMasks] = []
 
         # objects carried from the previous window, tracked on from the first overlap frame
@@ -114,6 +127,7 @@ class Sam2Densifier:
             ids.append(gid)
             unions.append(union)
 
+        self._keep_overlap_features(session, window)
         emitted = [u[emit_from:] for u in unions]
         out = compose_labels(emitted, ids, (t_len - emit_from, h, w))
         self._carried = {gid: u[-1].copy() for gid, u in zip(ids, unions) if u[-1].any()}

@@ -82,7 +82,9 @@ class Sam2VideoSession:
     """Prompt / propagate SAM2 on one window of frames (the :class:`VideoSession` interface)."""
 
     def __init__(self, predictor, frames: np.ndarray, *, feature_cache_frames: int = 32,
-                 autocast_bf16: bool = False):
+                 autocast_bf16: bool = False, seed_features: dict | None = None):
+        """``seed_features``: ``{local frame: (image, backbone_out)}`` already computed for these
+        frames (the overlap with the previous window), so they are not encoded again."""
         import torch
 
         self.predictor = predictor
@@ -102,6 +104,8 @@ class Sam2VideoSession:
         s["point_inputs_per_obj"] = {}
         s["mask_inputs_per_obj"] = {}
         s["cached_features"] = _FeatureLRU(feature_cache_frames)
+        if seed_features:
+            s["cached_features"].absorb(dict(sorted(seed_features.items())))
         s["constants"] = {}
         s["obj_id_to_idx"] = OrderedDict()
         s["obj_idx_to_id"] = OrderedDict()
@@ -122,6 +126,10 @@ class Sam2VideoSession:
         if self._autocast:
             stack.enter_context(self._torch.autocast("cuda", dtype=self._torch.bfloat16))
         return stack
+
+    def cached_features(self) -> dict:
+        """``{local frame: (image, backbone_out)}`` currently cached (to seed the next window)."""
+        return dict(self.state["cached_features"])
 
     def _masks(self, video_res_logits) -> np.ndarray:
         return (video_res_logits[:, 0].float() > 0.0).cpu().numpy()
