@@ -157,7 +157,8 @@ class EngineFromOnnx(Loader):
     def key(self) -> EngineKey:
         if not os.path.exists(self.onnx_path):
             raise ModelFileError(f"ONNX file not found: {self.onnx_path} (run `motionseg-trt build`)")
-        version = self._trt_version or str(import_tensorrt().__version__)
+        # the runtime's version is enough to look a plan up; only a build needs the builder
+        version = self._trt_version or str(import_tensorrt(builder=False).__version__)
         capability = self._capability or compute_capability()
         return EngineKey(onnx_sha256=onnx_digest(self.onnx_path), compute_capability=capability,
                          trt_version=version, precision="fp16" if self.fp16 else "fp32",
