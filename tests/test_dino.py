@@ -105,15 +105,15 @@ def test_onnx_parity_and_no_resize_in_graph(backbone, tmp_path, fp16, tol):
     assert np.abs(out - ref).max() <= tol * max(1.0, np.abs(ref).max())
 
 
-def test_hub_checkpoint_key_mapping_roundtrip(backbone, tmp_path):
-    """A torch-hub style state dict (fused qkv, ls1.gamma, pos_embed...) loads into Dinov2Model."""
-    sd = backbone.state_dict()
+def hub_layout(sd: dict, layers: int) -> dict:
+    """A transformers Dinov2Model state dict rewritten in the torch-hub checkpoint layout, written
+    out by hand from the hub model's module names (fused qkv = [q; k; v] rows, ls1.gamma, ...)."""
     hub = {"cls_token": sd["embeddings.cls_token"], "pos_embed": sd["embeddings.position_embeddings"],
            "mask_token": sd["embeddings.mask_token"].reshape(1, -1),
            "patch_embed.proj.weight": sd["embeddings.patch_embeddings.projection.weight"],
            "patch_embed.proj.bias": sd["embeddings.patch_embeddings.projection.bias"],
            "norm.weight": sd["layernorm.weight"], "norm.bias": sd["layernorm.bias"]}
-    for i in range(backbone.config.num_hidden_layers):
+    for i in range(layers):
         p = f"encoder.layer.{i}."
         for kind in ("weight", "bias"):
             hub[f"blocks.{i}.attn.qkv.{kind}"] = torch.cat([sd[p + f"attention.{n}_proj.{kind}"] for n in "qkv"])
@@ -122,6 +122,13 @@ def test_hub_checkpoint_key_mapping_roundtrip(backbone, tmp_path):
                 hub[f"blocks.{i}.{n}.{kind}"] = sd[p + f"{n}.{kind}"]
         hub[f"blocks.{i}.ls1.gamma"] = sd[p + "layer_scale1.lambda1"]
         hub[f"blocks.{i}.ls2.gamma"] = sd[p + "layer_scale2.lambda1"]
+    return hub
+
+
+def test_hub_checkpoint_key_mapping_roundtrip(backbone, tmp_path):
+    """A torch-hub style state dict (fused qkv, ls1.gamma, pos_embed...) loads into Dinov2Model."""
+    sd = backbone.state_dict()
+    hub = hub_layout(sd, backbone.config.num_hidden_layers)
     assert set(hub_to_transformers_keys(hub, 6)) == set(sd)
     torch.save(hub, tmp_path / "hub.pth")
     fresh = build_dino_backbone("vits14", num_layers=3, seed=5)

@@ -1,9 +1,9 @@
 """END-TO-END PLUMBING TEST of ``--models official`` with random weights (no quality is tested).
 
 The fixture writes weight files of the official formats with random values (DINOv2 in the torch-hub
-layout, Depth-Anything-V2 in the transformers layout, both shrunk to fewer ViT blocks; ``moseg.pth``
-with ``model_state_dict``), so the real loading code runs where the stage takes an explicit path; BootsTAPIR
-and SAM2 use their random-init paths (their checkpoints are hundreds of MB). The whole pipeline then
+layout, Depth-Anything-V2 in the transformers layout, both shrunk to fewer ViT blocks), so the real
+loading code runs for them; the classifier, BootsTAPIR and SAM2 use their random-init paths
+(``random_weights``). The whole pipeline then
 runs on a tiny generated clip: BootsTAPIR tracks -> depth + DINO -> official classifier -> SAM2 ->
 writers. It proves that the stages fit together (shapes, contracts, ids, outputs), nothing more.
 Kept small (one short clip, PyTorch backend, SAM2 at 256 px) to stay well under 2 minutes on a core.
@@ -27,25 +27,12 @@ N_FRAMES, W, H = 12, 96, 64
 
 
 def _hub_dino_state_dict(layers: int) -> dict:
-    """A ViT-B/14 cut to ``layers`` blocks, in the torch-hub checkpoint layout (fused qkv, ls1.gamma...)."""
+    """A ViT-B/14 cut to ``layers`` blocks, in the torch-hub checkpoint layout."""
+    from test_dino import hub_layout
+
     from motionseg_trt.features.dino import build_dino_backbone
 
-    sd = build_dino_backbone("vitb14", num_layers=layers, seed=3).state_dict()
-    hub = {"cls_token": sd["embeddings.cls_token"], "pos_embed": sd["embeddings.position_embeddings"],
-           "mask_token": sd["embeddings.mask_token"],
-           "patch_embed.proj.weight": sd["embeddings.patch_embeddings.projection.weight"],
-           "patch_embed.proj.bias": sd["embeddings.patch_embeddings.projection.bias"],
-           "norm.weight": sd["layernorm.weight"], "norm.bias": sd["layernorm.bias"]}
-    for i in range(layers):
-        p = f"encoder.layer.{i}."
-        for kind in ("weight", "bias"):
-            hub[f"blocks.{i}.attn.qkv.{kind}"] = torch.cat([sd[p + f"attention.{n}_proj.{kind}"] for n in "qkv"])
-            hub[f"blocks.{i}.attn.proj.{kind}"] = sd[p + f"attention.o_proj.{kind}"]
-            for n in ("norm1", "norm2", "mlp.fc1", "mlp.fc2"):
-                hub[f"blocks.{i}.{n}.{kind}"] = sd[p + f"{n}.{kind}"]
-        hub[f"blocks.{i}.ls1.gamma"] = sd[p + "layer_scale1.lambda1"]
-        hub[f"blocks.{i}.ls2.gamma"] = sd[p + "layer_scale2.lambda1"]
-    return hub
+    return hub_layout(build_dino_backbone("vitb14", num_layers=layers, seed=3).state_dict(), layers)
 
 
 @pytest.fixture(scope="module")
@@ -53,15 +40,11 @@ def random_weight_files(tmp_path_factory):
     from safetensors.torch import save_file
 
     from motionseg_trt.features.depth import build_depth_model
-    from motionseg_trt.motion.classifier.modeling import ClassifierConfig, TrajectoryClassifier
 
     root = tmp_path_factory.mktemp("weights")
     torch.save(_hub_dino_state_dict(layers=2), root / "dinov2_vitb14_pretrain.pth")
     depth = build_depth_model("small", num_layers=4, seed=4)
     save_file({k: v.contiguous() for k, v in depth.state_dict().items()}, str(root / "depth.safetensors"))
-    torch.manual_seed(5)
-    clf = TrajectoryClassifier(ClassifierConfig())
-    torch.save({"model_state_dict": clf.state_dict()}, root / "moseg.pth")
     return root
 
 
@@ -86,7 +69,7 @@ def official_config(clip, out, weights, **kw) -> RunConfig:
     }
     extra.update(kw.pop("extra", {}))
     return RunConfig(input=clip, out=str(out), models="official", tracker="bootstapir", motion_model="official",
-                     densifier="sam2", classifier_checkpoint=str(weights / "moseg.pth"), backend="torch",
+                     densifier="sam2", backend="torch",
                      window=8, stride=4, progress=False, write_overlay=False, threads=1, extra=extra, **kw)
 
 
