@@ -26,6 +26,7 @@ so runtimes that lack fp16 kernels for some op still see the same interface.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import warnings
@@ -86,15 +87,24 @@ def export_classifier(model, path: str, fp16: bool = False, opset: int = OPSET, 
     tmp = f"{path}.tmp-{os.getpid()}"
     # the exporter prints progress lines; keep them unless asked for
     quiet = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
-    with quiet, torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # exporter deprecation chatter, not about this model
-        # torch.export first, on its own: it fails loudly if an axis would be specialised, where
-        # torch.onnx.export would silently fall back to a less strict trace
-        program = torch.export.export(net, args, dynamic_shapes=(tuple(dynamic[n] for n in names),))
-        torch.onnx.export(program, args, tmp, input_names=names, output_names=list(OUTPUT_NAMES),
-                          opset_version=opset, dynamo=True, external_data=False, verbose=verbose)
-    _name_dynamic_axes(tmp, names)
-    os.replace(tmp, path)  # atomic: a half-written graph never looks complete
+    optimizer_log = logging.getLogger("onnxscript")
+    level = optimizer_log.level
+    if not verbose:
+        optimizer_log.setLevel(logging.ERROR)  # "skipping constant folding for Split": harmless, noisy
+    try:
+        with quiet, torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # exporter deprecation chatter, not about this model
+            # torch.export first, on its own: it fails loudly if an axis would be specialised, where
+            # torch.onnx.export would silently fall back to a less strict trace
+            program = torch.export.export(net, args, dynamic_shapes=(tuple(dynamic[n] for n in names),))
+            torch.onnx.export(program, args, tmp, input_names=names, output_names=list(OUTPUT_NAMES),
+                              opset_version=opset, dynamo=True, external_data=False, verbose=verbose)
+        _name_dynamic_axes(tmp, names)
+        os.replace(tmp, path)  # atomic: a half-written graph never looks complete
+    finally:
+        optimizer_log.setLevel(level)
+        if os.path.exists(tmp):
+            os.remove(tmp)
     return path
 
 

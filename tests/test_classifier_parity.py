@@ -141,3 +141,53 @@ def test_mistakes_are_detected(fx):
     with torch.no_grad():
         logits = fixture_model()(**{k: torch.from_numpy(np.ascontiguousarray(v))[None] for k, v in feed.items()})
     assert np.abs(logits[0].numpy() - fx["outputs"]["logits"][0, 0]).max() > 1e-3
+
+
+def _write_fixture(folder, n=40, t=7, h=50, w=70, queries=(0, 5), map_hw=(6, 9), seed=5):
+    """A fixture folder of another size, made the same way (random weights and raw tracker outputs),
+    with a never-visible track and a frame where nobody is visible."""
+    from safetensors.numpy import save_file
+
+    from motionseg_trt.motion.classifier.modeling import TrajectoryClassifier
+
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    save_file({k: v.numpy() for k, v in TrajectoryClassifier().state_dict().items()},
+              str(folder / "state_dict.safetensors"))
+    occ = rng.normal(-2, 2.5, (n, t)).astype(np.float32)
+    occ[3] = 9.0  # never visible
+    occ[:, 4] = 9.0  # frame 4: nobody visible
+    raw = {
+        "image_hw": np.array([h, w], np.int64), "query_frames": np.array(queries, np.int64),
+        "track_query_frame": rng.choice(np.array(queries), n).astype(np.int64),
+        "tracks_px": (rng.uniform(-5, 1.05, (n, t, 2)) * [w, h]).astype(np.float32),
+        "occlusion_logits": occ, "expected_dist_logits": rng.normal(-3, 1, (n, t)).astype(np.float32),
+        "depth_u8": rng.integers(0, 256, (t, h, w)).astype(np.uint8),
+        "dino_maps_f16": rng.standard_normal((len(queries), *map_hw, 768)).astype(np.float16),
+    }
+    save_file({f"raw.{k}": v for k, v in raw.items()} | {"model_in.decoy": np.zeros(1, np.float32)},
+              str(folder / "inputs.safetensors"))
+    return raw
+
+
+def test_parity_tool_on_another_size(tmp_path):
+    """Nothing in the tool depends on the shipped fixture's sizes; the dropped track and the empty frame
+    follow the official rules, and the result equals the model run on our own preprocessing."""
+    from safetensors.numpy import load_file
+
+    from motionseg_trt.motion.classifier.checkpoint import load_classifier
+    from motionseg_trt.motion.classifier.modeling import attention_impl
+    from motionseg_trt.motion.parity import main, prepare
+
+    raw = _write_fixture(tmp_path)
+    assert main([str(tmp_path), str(tmp_path / "out.safetensors")]) == 0
+    got = load_file(str(tmp_path / "out.safetensors"))
+    assert got["prob"].shape == (1, 1, 39)  # the never-visible track is dropped, as officially
+    model = load_classifier(str(tmp_path / "state_dict.safetensors"))
+    prepared = prepare(raw, model.config)
+    assert prepared.visible[:, 4].sum() == 1  # the empty frame got exactly one visible point
+    feed = {k: torch.from_numpy(v) for k, v in prepared.inputs.feed(model.input_names).items()}
+    with torch.no_grad(), attention_impl("math"):
+        logits = model(**feed)[0].numpy()
+    np.testing.assert_allclose(got["logits"][0, 0], logits, rtol=0, atol=1e-6)
+    assert got["select.moving"].shape == (39,) and got["select.moving"].sum() >= 3
