@@ -93,7 +93,9 @@ def mask_bias(pad: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     value where padded. It equals -inf wherever a row keeps at least one key (exp underflows to exactly
     0), and gives uniform weights instead of NaN when a row keeps none."""
     neg = -torch.finfo(dtype).max / 2  # half the range: adding a score can never overflow to -inf
-    return pad.to(dtype) * neg
+    # a select, not pad * neg: if a float16 engine rounds neg to -inf, 0 * -inf would be NaN everywhere
+    return torch.where(pad, torch.tensor(neg, dtype=dtype, device=pad.device),
+                       torch.tensor(0.0, dtype=dtype, device=pad.device))
 
 
 # Largest attention-weight tensor (elements) materialised at once in eager mode. Across-track attention
