@@ -27,6 +27,7 @@ DEFAULTS = {
     "fill_sigma": 1.0,  # splat Gaussian sigma, in track spacings
     "fill_link": 2.5,  # grouping link distance, in track spacings
     "fill_min_tracks": 4,  # smallest object, in tracks
+    "fill_max_objects": 8,  # at most this many objects per window (the largest)
     "fill_bg_prior": 0.05,  # background vote where no track is near (fraction of one track's peak)
     "fill_guided_radius": 8,  # guided filter radius, px at 480 px image height
     "fill_guided_eps": 1e-3,
@@ -83,6 +84,7 @@ class EdgeFillDensifier:
         self.sigma = _option(config, "fill_sigma")
         self.link = _option(config, "fill_link")
         self.min_tracks = _option(config, "fill_min_tracks")
+        self.max_objects = _option(config, "fill_max_objects")
         self.bg_prior = _option(config, "fill_bg_prior")
         self.radius = _option(config, "fill_guided_radius")
         self.eps = _option(config, "fill_guided_eps")
@@ -102,6 +104,9 @@ class EdgeFillDensifier:
         spacing = self._spacing(tracks, (h, w))
         moving = np.flatnonzero(labels.moving)
         comp = group_tracks(tracks.xy[moving], tracks.visible[moving], self.link * spacing, self.min_tracks)
+        # components come largest first; a scene that falls apart into many small groups (water,
+        # foliage) is noise beyond the largest few, and each object costs a fill per frame
+        comp[comp >= self.max_objects] = -1
         obj_of_moving = self.ids.assign(tracks.ids[moving], comp)
         obj = np.zeros(tracks.num_tracks, np.int64)
         obj[moving] = obj_of_moving

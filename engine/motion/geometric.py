@@ -38,6 +38,7 @@ DEFAULTS = {
     "geo_two_models": 1,  # fit a second model and pick the background one by border coverage
     "geo_threshold": 0.5,
     "geo_fit_confidence": 0.5,  # only tracks this confident (textured, consistent) fit the camera
+    "geo_ransac_iters": 300,  # RANSAC iterations at most (non-rigid scenes, e.g. water, never converge)
     "geo_fit_points": 600,  # at most this many tracks (evenly taken) fit each pair's model
     "geo_prior_weight": 1.0,  # evidence of this many confident pairs that the track is static
 }
@@ -111,11 +112,12 @@ class GeometricLabeller:
         self.prior_weight = _option(config, "geo_prior_weight")
         self.fit_confidence = _option(config, "geo_fit_confidence")
         self.fit_points = _option(config, "geo_fit_points")
+        self.ransac_iters = _option(config, "geo_ransac_iters")
         self.last_models: list[str] = []  # which model each pair used (for diagnostics)
 
     # ------------------------------------------------------------------ one pair
     def _homography(self, p: np.ndarray, q: np.ndarray, thr: float, shape) -> Optional[np.ndarray]:
-        h, inl = cv2.findHomography(p, q, cv2.RANSAC, thr, maxIters=500, confidence=0.995)
+        h, inl = cv2.findHomography(p, q, cv2.RANSAC, thr, maxIters=self.ransac_iters, confidence=0.995)
         if h is None:
             return None
         if not self.two_models:
@@ -124,7 +126,7 @@ class GeometricLabeller:
         n_in = int(inl.sum())
         if out.sum() < max(8, 0.25 * len(p)):
             return h
-        h2, inl2 = cv2.findHomography(p[out], q[out], cv2.RANSAC, thr, maxIters=500, confidence=0.995)
+        h2, inl2 = cv2.findHomography(p[out], q[out], cv2.RANSAC, thr, maxIters=self.ransac_iters, confidence=0.995)
         if h2 is None or inl2.sum() < 0.3 * n_in:
             return h
         in1 = p[inl.ravel().astype(bool)]
@@ -147,7 +149,7 @@ class GeometricLabeller:
         h = self._homography(pf, qf, thr, shape) if self.model != "fundamental" else None
         r = transfer_error(h, p, q) if h is not None else None
         if self.model != "homography" and len(pf) >= 15:
-            f, _ = cv2.findFundamentalMat(pf, qf, cv2.USAC_MAGSAC, thr, 0.995, 500)
+            f, _ = cv2.findFundamentalMat(pf, qf, cv2.USAC_MAGSAC, thr, 0.995, self.ransac_iters)
             if f is not None and f.shape == (3, 3):
                 rf = sampson_error(f, p.astype(np.float64), q.astype(np.float64))
                 if r is None or np.sum(rf < thr) > (1.0 + self.parallax_gain) * np.sum(r < thr):
