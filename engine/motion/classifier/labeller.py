@@ -14,7 +14,7 @@ More than ``max_tracks`` (5000, the official cap) tracks are split into random g
 size (fixed seed) and each group is classified on its own, so every track gets a label; the
 official code instead keeps a random 5000 and drops the rest.
 
-:class:`LearnedLabellerCore` is the reusable part (any ``TrajectoryClassifier`` / runner +
+:class:`ClassifierLabellerCore` is the reusable part (any ``TrajectoryClassifier`` / runner +
 preprocessing + selection) for labellers running our own weights.
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ MAX_TRACKS = 5000
 OUTPUT_NAMES = ("logits", "prob")
 
 
-class LearnedLabellerCore:
+class ClassifierLabellerCore:
     """Preprocessing + prediction + selection around any classifier predictor.
 
     ``predictor``: a :class:`~.predictor.ClassifierPredictor`; ``preprocess``: what to build (use
@@ -136,7 +136,7 @@ class OfficialClassifierLabeller:
         window = int(extra.get("clip_frames") or config.window)
         spec = classifier_network_spec(self.model, checkpoint, window)
         runner = make_network_runner(config, spec, log=log or (lambda m: None))
-        self.core = LearnedLabellerCore(ClassifierPredictor(runner), preprocess,
+        self.core = ClassifierLabellerCore(ClassifierPredictor(runner), preprocess,
                                         max_tracks=int(extra.get("max_tracks", MAX_TRACKS)))
 
     def label(self, window, tracks, features) -> MotionLabels:
