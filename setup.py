@@ -48,7 +48,7 @@ def _add_cuda_objects(ext, build_temp):
     src = os.path.join("csrc", ext.name.rsplit("._C_", 1)[-1] + ".cu")
     nvcc = shutil.which("nvcc")
     if os.environ.get("MOTIONSEG_BUILD_CUDA", "1") == "0" or not nvcc or not os.path.exists(src):
-        return
+        return False
     cuda_home = os.path.dirname(os.path.dirname(os.path.realpath(nvcc)))
     if not os.path.isdir(os.path.join(cuda_home, "lib64")):  # /usr/local/bin/nvcc may be a wrapper script
         cuda_home = os.environ.get("CUDA_HOME", "/usr/local/cuda")
@@ -58,11 +58,12 @@ def _add_cuda_objects(ext, build_temp):
         subprocess.run([nvcc, "-c", src, "-o", obj, "-O3", "-std=c++17", "-Xcompiler", "-fPIC"], check=True)
     except (subprocess.CalledProcessError, OSError) as exc:
         print(f"WARNING: {src} not compiled ({exc}); {ext.name} is built without CUDA.", file=sys.stderr)
-        return
+        return False
     ext.extra_objects.append(obj)
     ext.define_macros.append(("MOTIONSEG_WITH_CUDA", "1"))
     ext.library_dirs.append(os.path.join(cuda_home, "lib64"))
     ext.libraries += ["cudart_static", "dl", "rt", "pthread"]
+    return True
 
 
 class OptionalBuildExt(build_ext):
@@ -77,7 +78,14 @@ class OptionalBuildExt(build_ext):
 
     def build_extension(self, ext):
         try:
-            _add_cuda_objects(ext, self.build_temp)
+            cpu_only = {k: list(getattr(ext, k)) for k in ("extra_objects", "define_macros", "library_dirs", "libraries")}
+            if _add_cuda_objects(ext, self.build_temp):
+                try:
+                    return super().build_extension(ext)
+                except Exception as exc:  # noqa: BLE001 - e.g. no static cudart: keep the CPU kernel
+                    print(f"WARNING: {ext.name} with CUDA failed ({exc}); building it CPU-only.", file=sys.stderr)
+                    for key, value in cpu_only.items():
+                        setattr(ext, key, value)
             super().build_extension(ext)
         except Exception as exc:  # noqa: BLE001
             print(f"WARNING: extension {ext.name} not built ({exc}); NumPy fallback will be used.",
