@@ -153,3 +153,15 @@ def test_official_labeller_needs_a_checkpoint(tmp_path):
                     classifier_checkpoint=str(tmp_path / "moseg.pth"))
     with pytest.raises(ModelFileError, match="moseg"):
         OfficialClassifierLabeller(cfg)
+
+
+def test_group_size_follows_the_attention_budget():
+    from motionseg_trt.motion.classifier.labeller import ClassifierLabellerCore, _attention_budget
+    from motionseg_trt.config import RunConfig
+
+    core = ClassifierLabellerCore(None, PreprocessConfig(), attention_budget_bytes=2 * 32 * 4 * 4 * 1000 ** 2)
+    assert core.group_size(32) == 1000 and core.group_size(8) == 2000
+    assert ClassifierLabellerCore(None, PreprocessConfig()).group_size(32) == 5000
+    assert _attention_budget(RunConfig(backend="torch")) is None
+    assert _attention_budget(RunConfig(backend="onnxruntime", device="cuda")) is None
+    assert _attention_budget(RunConfig(backend="onnxruntime", extra={"attention_budget_gb": 1})) == 2 ** 30

@@ -12,7 +12,9 @@
 Tracks with no visible frame get probability 0 and are never moving (the official code drops them).
 More than ``max_tracks`` (5000, the official cap) tracks are split into random groups of at most that
 size (fixed seed) and each group is classified on its own, so every track gets a label; the
-official code instead keeps a random 5000 and drops the rest.
+official code instead keeps a random 5000 and drops the rest. With ONNX Runtime on a CPU, whose graph
+holds the across-track attention weights ([T*4, N, N] float32), groups are also kept small enough to
+fit half the available memory (``extra["attention_budget_gb"]`` overrides), instead of failing.
 
 :class:`ClassifierLabellerCore` is the reusable part (any ``TrajectoryClassifier`` / runner +
 preprocessing + selection) for labellers running our own weights.
@@ -38,11 +40,23 @@ class ClassifierLabellerCore:
     ``predictor``: a :class:`~.predictor.ClassifierPredictor`; ``preprocess``: what to build (use
     ``PreprocessConfig.for_model(model.config)``)."""
 
-    def __init__(self, predictor, preprocess: PreprocessConfig, max_tracks: int = MAX_TRACKS, seed: int = 0):
+    def __init__(self, predictor, preprocess: PreprocessConfig, max_tracks: int = MAX_TRACKS, seed: int = 0,
+                 attention_budget_bytes: Optional[int] = None, motion_heads: int = 4):
         self.predictor = predictor
         self.preprocess = preprocess
         self.max_tracks = int(max_tracks)
         self.seed = seed
+        # runtimes without a fused attention kernel hold [T * heads, N, N] float32 scores (and as much
+        # again for the softmax): cap the group size so that this fits the given budget
+        self.attention_budget_bytes = attention_budget_bytes
+        self.motion_heads = motion_heads
+
+    def group_size(self, num_frames: int) -> int:
+        """Largest number of tracks classified together for clips of ``num_frames`` frames."""
+        if not self.attention_budget_bytes:
+            return self.max_tracks
+        per_pair = 2 * max(1, num_frames) * self.motion_heads * 4
+        return max(16, min(self.max_tracks, int((self.attention_budget_bytes / per_pair) ** 0.5)))
 
     def probabilities(self, tracks, features=None, image_hw=None) -> np.ndarray:
         """Per-track probability ``[N]`` (0 for tracks that are never visible)."""
@@ -71,9 +85,10 @@ class ClassifierLabellerCore:
 
     def _predict_grouped(self, inputs: ModelInputs) -> np.ndarray:
         n = inputs.num_tracks
-        if n <= self.max_tracks:
+        size = self.group_size(inputs.traj.shape[1])
+        if n <= size:
             return self.predictor.predict(inputs)[0]
-        groups = np.array_split(np.random.default_rng(self.seed).permutation(n), -(-n // self.max_tracks))
+        groups = np.array_split(np.random.default_rng(self.seed).permutation(n), -(-n // size))
         out = np.zeros(n, np.float32)
         for idx in groups:
             idx = np.sort(idx)
@@ -137,10 +152,32 @@ class OfficialClassifierLabeller:
         spec = classifier_network_spec(self.model, checkpoint, window)
         runner = make_network_runner(config, spec, log=log or (lambda m: None))
         self.core = ClassifierLabellerCore(ClassifierPredictor(runner), preprocess,
-                                        max_tracks=int(extra.get("max_tracks", MAX_TRACKS)))
+                                           max_tracks=int(extra.get("max_tracks", MAX_TRACKS)),
+                                           attention_budget_bytes=_attention_budget(config),
+                                           motion_heads=self.model.config.motion_heads)
 
     def label(self, window, tracks, features) -> MotionLabels:
         return self.core.label(window, tracks, features)
+
+
+def _attention_budget(config) -> Optional[int]:
+    """Memory the unfused attention may take: only ONNX Runtime on CPU materialises it (torch uses a
+    fused kernel, TensorRT fuses the pattern). ``extra["attention_budget_gb"]``, else half of the
+    memory available now."""
+    device = str(getattr(config, "device", "cpu"))
+    if getattr(config, "backend", "") != "onnxruntime" or device.startswith("cuda"):
+        return None
+    gb = (config.extra or {}).get("attention_budget_gb")
+    if gb:
+        return int(float(gb) * 2**30)
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024 // 2
+    except OSError:
+        pass
+    return 4 * 2**30
 
 
 def _resolve_checkpoint(config) -> str:
