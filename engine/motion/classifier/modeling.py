@@ -115,7 +115,9 @@ def _attention_math(q, k, v, bias, dropout_p: float = 0.0):
 
 
 def _exporting() -> bool:
-    return torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling()
+    # torch.export (what the ONNX export uses) sets is_exporting; older torch only has is_compiling
+    exporting = getattr(torch.compiler, "is_exporting", torch.compiler.is_compiling)
+    return torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or exporting()
 
 
 ATTENTION_IMPLS = ("sdpa", "math")
