@@ -263,7 +263,8 @@ def export_part(model, part: str, out_path: str, *, fp16: bool = False) -> str:
     from .onnx_utils import export_module
 
     inputs, outputs, dynamic = part_io(part)
-    return export_module(part_module(model, part), example_inputs(model, part), out_path, inputs, outputs,
+    example = tuple(t.to(model.device) for t in example_inputs(model, part))  # a CUDA model traces on CUDA
+    return export_module(part_module(model, part), example, out_path, inputs, outputs,
                          dynamic_axes=dynamic, fp16=fp16)
 
 
