@@ -37,6 +37,9 @@ def main(argv=None) -> int:
     p.add_argument("--real", default="", help="folder of <seq>/{clip.mp4,masks/} to evaluate on instead")
     p.add_argument("--seqs", default="", help="with --real: comma-separated sequence names")
     p.add_argument("--max-frames", type=int, default=64, help="with --real: frames per sequence")
+    p.add_argument("--labellers", default="learned,geometric")
+    p.add_argument("--chunk", type=int, default=0, help="learned: tracks per scoring chunk (default: labeller's)")
+    p.add_argument("--windows-cache", default="", help="with --real: tracked windows file (.npz) to reuse or write")
     args = p.parse_args(argv)
 
     import torch
@@ -51,16 +54,27 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     data_cfg = DataConfig()
     if args.real:
-        samples = real_windows(Path(args.real), args.seqs, args.max_frames, data_cfg)
+        from motionseg_trt.train.data import _write_shard, read_shard
+
+        cached = Path(args.windows_cache) if args.windows_cache else None
+        if cached is not None and cached.is_file():
+            samples = read_shard(cached)
+        else:
+            samples = real_windows(Path(args.real), args.seqs, args.max_frames, data_cfg)
+            if cached is not None:
+                _write_shard(cached, samples)
     else:
         cache = _cache_dir(TrainConfig(cache_dir=args.cache_dir))
         samples = build_dataset(cache, list(range(VAL_SEED_BASE, VAL_SEED_BASE + args.clips)), data_cfg,
                                 progress=False)
     extra = {"learned_weights": args.weights} if args.weights else {}
+    if args.chunk:
+        extra["learned_chunk"] = args.chunk
     if args.threshold is not None:
         extra["learned_threshold"] = args.threshold
     cfg = RunConfig(backend="torch", threads=1, extra=extra)
-    labellers = {"learned": LearnedLabeller(cfg), "geometric": GeometricLabeller(cfg)}
+    factories = {"learned": LearnedLabeller, "geometric": GeometricLabeller}
+    labellers = {name: factories[name](cfg) for name in args.labellers.split(",") if name}
     results = {}
     for name, lab in labellers.items():
         probs, moving, labels = [], [], []
@@ -73,15 +87,25 @@ def main(argv=None) -> int:
             probs.append(out.prob)
             moving.append(out.moving)
             labels.append(s.label)
-        m = track_metrics(np.concatenate(probs), np.concatenate(labels), np.concatenate(moving))
+        prob, label = np.concatenate(probs), np.concatenate(labels)
+        m = track_metrics(prob, label, np.concatenate(moving))
         m["seconds_per_window"] = (time.time() - t0) / max(len(samples), 1)
+        # precision / recall / F1 of a plain threshold on the score (to choose the selection threshold)
+        m["sweep"] = {}
+        for th in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95):
+            sm = track_metrics(prob, label, prob > th)
+            f1 = 2 * sm["precision"] * sm["recall"] / max(sm["precision"] + sm["recall"], 1e-9)
+            m["sweep"][th] = {"precision": sm["precision"], "recall": sm["recall"], "f1": f1}
         results[name] = m
     source = f"real clips in {args.real}" if args.real else f"{args.clips} generated validation clips"
     print(f"{len(samples)} windows from {source}, "
-          f"{results['learned']['tracks']} tracks ({results['learned']['positives']} moving)")
+          f"{sum(len(s.label) for s in samples)} tracks ({sum(int(s.label.sum()) for s in samples)} moving)")
     print(f"{'labeller':<10} {'AUC':>7} {'precision':>10} {'recall':>8} {'s/window':>9}")
     for name, m in results.items():
         print(f"{name:<10} {m['auc']:7.4f} {m['precision']:10.4f} {m['recall']:8.4f} {m['seconds_per_window']:9.3f}")
+    for name, m in results.items():
+        print(f"{name} threshold sweep: " + "  ".join(
+            f"{th}: P {v['precision']:.3f} R {v['recall']:.3f} F1 {v['f1']:.3f}" for th, v in m["sweep"].items()))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     return 0
@@ -109,6 +133,8 @@ def real_windows(root: Path, seqs: str, max_frames: int, data_cfg) -> list:
         for window in VideoSource(reader, window=config.window, stride=config.stride):
             if window.start + window.length > min(max_frames, len(gt_files)):
                 break
+            if window.length != data_cfg.window:  # a short clip's last, shorter window
+                continue
             tr = tracker.track(window)
             keep = np.flatnonzero(tr.visible.any(1))
             n = np.arange(len(keep))

@@ -15,12 +15,14 @@ def register(subparsers) -> None:
                     "tracks from ground truth, and train the trajectory classifier (no DINO, no depth).")
     p.add_argument("--out", required=True, help="output folder (model.safetensors, train.json)")
     p.add_argument("--clips", type=int, default=400, help="training clips (seeds 0..N-1)")
+    p.add_argument("--seeds", default="", help="training clip seeds as ranges, e.g. 0-99,150-199 (overrides --clips)")
     p.add_argument("--val-clips", type=int, default=40, help="validation clips (seeds from 1000000)")
-    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--epochs", type=int, default=16)
     p.add_argument("--seed", type=int, default=0, help="seed of the initialisation and the batch order")
     p.add_argument("--batch", type=int, default=4, help="windows per step")
     p.add_argument("--tracks", type=int, default=128, help="tracks sampled per window per step")
-    p.add_argument("--lr", type=float, default=1.5e-3)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--threshold", type=float, default=0.6, help="moving-track threshold stored with the weights")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: all epochs)")
     p.add_argument("--cache-dir", default="", help="dataset cache (default ~/.cache/motionseg_trt/train)")
@@ -30,9 +32,11 @@ def register(subparsers) -> None:
 def main(args: argparse.Namespace) -> int:
     from ..train.trainer import TrainConfig, train
 
-    cfg = TrainConfig(out=args.out, cache_dir=args.cache_dir, train_clips=args.clips, val_clips=args.val_clips,
+    cfg = TrainConfig(out=args.out, cache_dir=args.cache_dir, train_clips=args.clips, train_seeds=args.seeds,
+                      val_clips=args.val_clips,
                       epochs=args.epochs, batch=args.batch, tracks=args.tracks, lr=args.lr, seed=args.seed,
-                      threads=args.threads, max_steps=args.max_steps)
+                      threads=args.threads, max_steps=args.max_steps,
+                      threshold=args.threshold)
     info = train(cfg)
     val = info.get("val", {})
     print(f"validation: AUC {val.get('auc', float('nan')):.4f}  precision {val.get('precision', 0):.4f}  "

@@ -51,6 +51,7 @@ def save_weights(model, path, metadata: Optional[dict] = None) -> None:
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     tmp = str(path) + ".tmp"
     save_file(state, tmp, metadata=meta)
+    os.chmod(tmp, 0o644)  # package data: readable by everyone
     os.replace(tmp, path)
 
 
@@ -139,13 +140,17 @@ class LearnedLabeller:
 
         config = config or RunConfig()
         self.config = config
-        opt = {k: type(v)(config.extra.get(k, v)) for k, v in DEFAULTS.items()}
+        self.weights_path = Path(config.extra.get("learned_weights") or default_weights_path())
+        model, self.metadata = load_weights(self.weights_path)
+        # the threshold chosen on the weights' validation clips (model card) unless overridden
+        defaults = dict(DEFAULTS)
+        if "threshold" in self.metadata:
+            defaults["learned_threshold"] = float(self.metadata["threshold"])
+        opt = {k: type(v)(config.extra.get(k, v)) for k, v in defaults.items()}
         self.threshold = opt["learned_threshold"]
         self.min_tracks = opt["learned_min_tracks"]
         self.chunk = opt["learned_chunk"]
         self.seed = opt["learned_seed"]
-        self.weights_path = Path(config.extra.get("learned_weights") or default_weights_path())
-        model, self.metadata = load_weights(self.weights_path)
         self.model_config = model.config
         if config.threads:
             import torch

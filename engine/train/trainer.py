@@ -37,11 +37,12 @@ class TrainConfig:
     out: str = "runs/embedded_classifier"
     cache_dir: str = ""  # default: ~/.cache/motionseg_trt/train
     train_clips: int = 400
+    train_seeds: str = ""  # e.g. "0-99,150-199" (inclusive ranges); overrides train_clips when given
     val_clips: int = 40
-    epochs: int = 6
+    epochs: int = 16
     batch: int = 4  # windows per step
     tracks: int = 128  # tracks sampled per window per step
-    lr: float = 1.5e-3
+    lr: float = 2e-3
     weight_decay: float = 0.01
     seed: int = 0
     threads: int = 1
@@ -49,6 +50,8 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     max_steps: int = 0  # 0 = epochs * steps per epoch (tests cut it short)
     log_every: int = 50
+    eval_every: int = 4  # validate every this many epochs (and after the last)
+    threshold: float = 0.6  # selection threshold stored with the weights (best val F1 of the v1 run)
 
 
 @contextlib.contextmanager
@@ -75,6 +78,24 @@ def _cache_dir(cfg: TrainConfig) -> Path:
     if cfg.cache_dir:
         return Path(cfg.cache_dir)
     return Path.home() / ".cache" / "motionseg_trt" / "train"
+
+
+def parse_seeds(spec: str) -> list[int]:
+    """"0-99,150-199,7" -> [0..99, 150..199, 7] (inclusive ranges)."""
+    seeds: list[int] = []
+    for part in spec.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        a, _, b = part.partition("-")
+        seeds += list(range(int(a), int(b or a) + 1))
+    if any(s >= VAL_SEED_BASE for s in seeds):
+        raise ValueError(f"training seeds must stay below {VAL_SEED_BASE} (validation seeds)")
+    return seeds
+
+
+def training_seeds(cfg: "TrainConfig") -> list[int]:
+    return parse_seeds(cfg.train_seeds) if cfg.train_seeds else list(range(cfg.train_clips))
 
 
 def prepare(sample: WindowSample, model_config, idx: Optional[np.ndarray] = None, flip_x: bool = False):
@@ -201,8 +222,8 @@ def train(cfg: TrainConfig, log=print) -> dict:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    log(f"data: {cfg.train_clips} training clips, {cfg.val_clips} validation clips (cache {_cache_dir(cfg)})")
-    train_set = build_dataset(_cache_dir(cfg), list(range(cfg.train_clips)), cfg.data, progress=False)
+    log(f"data: {len(training_seeds(cfg))} training clips, {cfg.val_clips} validation clips (cache {_cache_dir(cfg)})")
+    train_set = build_dataset(_cache_dir(cfg), training_seeds(cfg), cfg.data, progress=False)
     val_set = build_dataset(_cache_dir(cfg), list(range(VAL_SEED_BASE, VAL_SEED_BASE + cfg.val_clips)), cfg.data,
                             progress=False)
     pos = float(np.mean(np.concatenate([s.label for s in train_set]))) if train_set else 0.0
@@ -227,7 +248,8 @@ def train(cfg: TrainConfig, log=print) -> dict:
     info = {"train_config": _jsonable(asdict(cfg)), "history": history, "val": best[0] if best else {},
             "seconds": time.time() - t0, "losses": losses}
     save_weights(model, out / "model.safetensors", metadata={"val": json.dumps(info["val"]),
-                                                             "train_seed": str(cfg.seed)})
+                                                             "train_seed": str(cfg.seed),
+                                                             "threshold": str(cfg.threshold)})
     (out / "train.json").write_text(json.dumps(info, indent=1))
     log(f"wrote {out / 'model.safetensors'} ({time.time() - t0:.0f}s)")
     return info
@@ -259,11 +281,17 @@ def _loop(cfg, model, mcfg, opt, sched, train_set, val_set, rng, total, steps_pe
             if step % cfg.log_every == 0:
                 log(f"step {step}/{total} loss {np.mean(losses[-cfg.log_every:]):.4f} ({time.time() - t0:.0f}s)")
         model.eval()
-        metrics = evaluate(model, val_set) if val_set else {}
+        epoch = len(history) + 1
+        if val_set and (epoch % max(1, cfg.eval_every) == 0 or step >= total):
+            metrics = evaluate(model, val_set)
+        else:
+            metrics = {}
         metrics.update(step=step, train_loss=float(np.mean(losses[-steps_per_epoch:])) if losses else None)
         history.append(metrics)
         log(f"epoch {len(history)}: val " + json.dumps({k: round(v, 4) if isinstance(v, float) else v
                                                        for k, v in metrics.items()}))
+        if val_set and "auc" not in metrics:
+            continue
         auc = metrics.get("auc", float("nan"))
         score = -1.0 if auc is None or not np.isfinite(auc) else auc
         if best is None or score >= best[2]:
