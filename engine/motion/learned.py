@@ -46,7 +46,11 @@ def save_weights(model, path, metadata: Optional[dict] = None) -> None:
     """Write a model's state dict and its ``ClassifierConfig`` (JSON in the safetensors metadata)."""
     from safetensors.torch import save_file
 
-    meta = {"format": "motionseg_trt.classifier", "config": json.dumps(model.config.to_dict())}
+    from .classifier.checkpoint import CONFIG_METADATA_KEY
+
+    config = json.dumps(model.config.to_dict())
+    # "classifier_config" is what classifier.checkpoint.load_classifier (build, export) reads
+    meta = {"format": "motionseg_trt.classifier", "config": config, CONFIG_METADATA_KEY: config}
     meta.update({k: str(v) for k, v in (metadata or {}).items()})
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     tmp = str(path) + ".tmp"
@@ -70,9 +74,12 @@ def load_weights(path=None):
             state = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as exc:  # noqa: BLE001  (a corrupt or foreign file)
         raise ModelFileError(f"cannot read learned classifier weights {path}: {exc}") from exc
-    if "config" not in meta:
+    from .classifier.checkpoint import CONFIG_METADATA_KEY
+
+    config = meta.get("config", meta.get(CONFIG_METADATA_KEY))
+    if config is None:
         raise ModelFileError(f"{path} has no classifier config in its metadata (not written by motionseg-trt train)")
-    model = TrajectoryClassifier(ClassifierConfig.from_dict(json.loads(meta["config"])))
+    model = TrajectoryClassifier(ClassifierConfig.from_dict(json.loads(config)))
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise ModelFileError(f"{path} does not match its config: missing {sorted(missing)[:5]}, "
