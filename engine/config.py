@@ -23,7 +23,7 @@ class RunConfig:
     # model set and stages
     models: str = "embedded"  # embedded | official
     tracker: str = "flow"  # flow (embedded, OpenCV DIS) | bootstapir (official)
-    motion_model: str = "learned"  # learned (our weights) | geometric (baseline) | official (moseg.pth)
+    motion_model: str = "geometric"  # geometric (default) | learned (our weights) | official (moseg.pth)
     densifier: str = "embedded"  # embedded (edge-aware fill) | sam2
     classifier_checkpoint: Optional[str] = None  # official moseg.pth (key model_state_dict)
     sam2_checkpoint: Optional[str] = None

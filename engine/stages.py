@@ -36,14 +36,14 @@ class NoFeatures:
         return WindowFeatures()
 
 
+# The default is the labeller that measures best on real video (benchmarks/davis_eval.py on
+# davis16-dev): the geometric baseline, until a learned version beats it (see docs/readme/learned.md).
+DEFAULT_MOTION_MODEL = "geometric"
+
+
 def default_motion_model() -> str:
-    """``learned`` when the learned labeller and its shipped weights are installed, else the
-    ``geometric`` baseline (the default must work on a fresh machine with no download)."""
-    try:
-        from .motion.learned import default_weights_path
-    except ImportError:
-        return "geometric"
-    return "learned" if default_weights_path().is_file() else "geometric"
+    """The motion labeller used when ``--motion-model`` is not given (works with no download)."""
+    return DEFAULT_MOTION_MODEL
 
 
 def _import(module: str, attr: str, what: str, missing_error=UnavailableError):
