@@ -80,7 +80,7 @@ def main(argv=None) -> int:
 
     from motionseg_trt.ops import medoid as medoid_fn
     from motionseg_trt.ops._ext import load_extension
-    from motionseg_trt.ops.medoid import cuda_available
+    from motionseg_trt.ops.medoid_search import cuda_available
 
     methods = {"numpy-fallback": lambda p: medoid_fn(p, use_extension=False)}
     if load_extension("medoid") is not None:

@@ -1,6 +1,6 @@
 // Dense-point search for SAM2 prompt selection (motionseg_trt._C_medoid).
 //
-// Same answers as the NumPy fallback in engine/ops/medoid.py, which documents the algorithm and the
+// Same answers as the NumPy fallback in engine/ops/medoid_search.py, which documents the algorithm and the
 // shared definition of the exact sum S(i): float64, d = sqrt(dx*dx + dy*dy) with dx = x_j - x_i, summed
 // sequentially in index order, ties to the lowest index. This file must be compiled without
 // floating-point contraction (-ffp-contract=off, set in setup.py / CMakeLists.txt) so that dx*dx + dy*dy
@@ -37,7 +37,7 @@ namespace {
 // Evaluates S(i) for a batch of candidate indices (CPU loop or CUDA kernel).
 using SumEvaluator = std::function<void(const int64_t* idx, int64_t k, double* out)>;
 
-constexpr double kRelSlack = 1e-9;  // see _REL_SLACK in medoid.py
+constexpr double kRelSlack = 1e-9;  // see _REL_SLACK in medoid_search.py
 constexpr int64_t kSmallN = 64;
 
 // S(i) over the point set (xs, ys) by the shared definition.
@@ -322,7 +322,7 @@ int64_t medoid_cuda(const py::array& points) {
 }  // namespace
 
 PYBIND11_MODULE(_C_medoid, m) {
-  m.doc() = "Exact medoid (minimum summed distance) search with bound-and-prune; see engine/ops/medoid.py";
+  m.doc() = "Exact medoid (minimum summed distance) search with bound-and-prune; see engine/ops/medoid_search.py";
   m.def("medoid", &medoid, py::arg("points"), "Index of the medoid of float32 [N, 2] points (ties: lowest index)");
   m.def("medoid_batched", &medoid_batched, py::arg("points"), py::arg("visible"),
         "Per-frame medoid of [T, N, 2] points among visible [T, N] (uint8); -1 where none is visible");

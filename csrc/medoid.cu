@@ -2,7 +2,7 @@
 // S(i) = sum_j |p_i - p_j| for a batch of candidates. The pruning stays on the host (medoid.cpp); only
 // the O(N) sums, the expensive part, run here.
 //
-// Numeric contract (see engine/ops/medoid.py): float32 inputs promoted to double, d = sqrt(dx*dx + dy*dy)
+// Numeric contract (see engine/ops/medoid_search.py): float32 inputs promoted to double, d = sqrt(dx*dx + dy*dy)
 // with dx = x_j - x_i, summed sequentially in index order. One thread per candidate keeps the order
 // sequential, and the _rn intrinsics forbid FMA contraction, so every sum has the CPU's exact bits.
 #include <cuda_runtime.h>

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from motionseg_trt.ops._ext import load_extension
-from motionseg_trt.ops.medoid import exact_sums, medoid, medoid_batched, medoid_bruteforce, prompt_points
+from motionseg_trt.ops.medoid_search import exact_sums, medoid, medoid_batched, medoid_bruteforce, prompt_points
 
 # the module itself (motionseg_trt.ops resolves the name "medoid" to the function)
-medoid_mod = importlib.import_module("motionseg_trt.ops.medoid")
+medoid_mod = importlib.import_module("motionseg_trt.ops.medoid_search")
 
 HAVE_EXT = load_extension("medoid") is not None
 BACKENDS = [False] + ([True] if HAVE_EXT else [])

@@ -7,9 +7,9 @@ import importlib
 
 _EXPORTS = {
     "freq_encode": "freq_encoding",  # module named apart from the function: no shadowing on import
-    "medoid": "medoid",
-    "medoid_batched": "medoid",
-    "prompt_points": "medoid",
+    "medoid": "medoid_search",  # module named apart from the function, as above
+    "medoid_batched": "medoid_search",
+    "prompt_points": "medoid_search",
     "bilinear_sample": "sampling",
 }
 

@@ -17,7 +17,7 @@ from typing import Iterator, Optional, Protocol, Sequence
 
 import numpy as np
 
-from ...ops.medoid import medoid, prompt_points
+from ...ops.medoid_search import medoid, prompt_points
 
 # Official constants (SegAnyMo's SAM2 stage)
 REPROMPT_EVERY = 16  # Stage 2 prompts at the canonical frame and every 16th frame
