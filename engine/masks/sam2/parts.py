@@ -39,8 +39,11 @@ def export_parts_cached(predictor, config: RunConfig, checkpoint: Optional[str],
     """Export the four graphs once per (weights, config, image size, precision); return their paths."""
     from motionseg_trt.export.sam2 import PART_NAMES, export_part
 
-    if fp16 is None:  # --fp16 only means something on a GPU (as everywhere in the CLI)
-        fp16 = bool(config.fp16) and (config.device == "cuda" or config.backend == "trt")
+    if fp16 is None:
+        # --fp16 only means something on a GPU (as everywhere in the CLI). TensorRT always builds
+        # from the float32 graph (its loader applies the precision), as `motionseg-trt build` does,
+        # so both find the same ONNX file and the same engine.
+        fp16 = bool(config.fp16) and config.device == "cuda" and config.backend != "trt"
     out_dir = parts_dir(config, checkpoint, predictor.image_size)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
@@ -52,12 +55,29 @@ def export_parts_cached(predictor, config: RunConfig, checkpoint: Optional[str],
     return paths
 
 
+def engine_name(part: str) -> str:
+    """Name of a part's TensorRT engine-cache entry (``motionseg-trt build`` uses the same)."""
+    return f"sam2_{part}"
+
+
+def engine_cache_dir(config: RunConfig) -> str:
+    """Where TensorRT engines live: the folder ``motionseg-trt build`` fills for every network."""
+    from ...runtime.networks import artifacts_dir
+
+    return str(artifacts_dir(config) / "trt")
+
+
 class Sam2PartRunners:
-    """The four runners plus the calls sam2's predictor makes, in sam2's tensor layouts."""
+    """The four runners plus the calls sam2's predictor makes, in sam2's tensor layouts.
+
+    On TensorRT each part is built from ``paths`` with the shape profiles of
+    ``export.sam2.trt_profiles`` into ``trt_cache_dir`` under :func:`engine_name`, exactly what
+    ``export.sam2.build_targets`` hands to ``motionseg-trt build``."""
 
     def __init__(self, predictor, paths: dict[str, str], *, backend: str = "onnxruntime",
                  fp16: bool = False, device: str = "cpu", threads: Optional[int] = None,
-                 memory_slots: Optional[int] = None, pointer_slots: Optional[int] = None):
+                 memory_slots: Optional[int] = None, pointer_slots: Optional[int] = None,
+                 trt_cache_dir: Optional[str] = None):
         from motionseg_trt.export.sam2 import trt_profiles
 
         from ...runtime import make_runner
@@ -66,7 +86,7 @@ class Sam2PartRunners:
         self.runners = {}
         for name, path in paths.items():
             kwargs = {"intra_op_threads": threads} if backend == "onnxruntime" else \
-                {"profiles": trt_profiles(predictor, name), "name": f"sam2_{name}"}
+                {"profiles": trt_profiles(predictor, name), "name": engine_name(name), "cache_dir": trt_cache_dir}
             self.runners[name] = make_runner(path, backend, fp16=fp16, providers=providers, **kwargs)
         self.model = predictor
         self.memory_slots = memory_slots
@@ -259,5 +279,6 @@ def attach_exported_parts(predictor, config: RunConfig, checkpoint: Optional[str
     parts = Sam2PartRunners(predictor, paths, backend=config.backend, fp16=fp16,
                             device=config.device, threads=config.threads,
                             memory_slots=extra.get("sam2_memory_slots"),
-                            pointer_slots=extra.get("sam2_pointer_slots"))
+                            pointer_slots=extra.get("sam2_pointer_slots"),
+                            trt_cache_dir=engine_cache_dir(config))
     return attach_parts(predictor, parts)

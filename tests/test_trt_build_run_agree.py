@@ -1,0 +1,81 @@
+"""``motionseg-trt build`` and ``motionseg-trt run --backend trt`` must ask the TensorRT loader for the
+same engines (ONNX graph, precision, shape profiles, cache folder, entry name), otherwise a run
+rebuilds what ``build`` already compiled, or cannot build at all. TensorRT is not needed: the loader
+class is replaced by a recorder and each side's requests are compared."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+
+from motionseg_trt.config import RunConfig  # noqa: E402
+
+
+class _Recorder:
+    """Stands in for ``EngineFromOnnx``: records what each construction asks for."""
+
+    def __init__(self):
+        self.calls = []
+        rec = self
+
+        class FakeEngineFromOnnx:
+            def __init__(self, onnx_path, fp16=False, profiles=None, cache_dir=None, name=None, **_):
+                from motionseg_trt.runtime.tensorrt import normalize_profiles
+
+                rec.calls.append({"onnx": os.path.abspath(os.fspath(onnx_path)), "fp16": bool(fp16),
+                                  "profiles": normalize_profiles(profiles),
+                                  "cache_dir": os.path.abspath(str(cache_dir)) if cache_dir else None,
+                                  "name": name})
+
+            def serialized_engine(self):
+                return b"plan"
+
+        self.cls = FakeEngineFromOnnx
+
+    def take(self):
+        calls, self.calls = self.calls, []
+        return sorted(calls, key=lambda c: c["name"] or "")
+
+
+@pytest.fixture
+def recorder(monkeypatch):
+    import motionseg_trt.cli.build as build_cli
+    import motionseg_trt.runtime.tensorrt as trt_pkg
+
+    rec = _Recorder()
+    monkeypatch.setattr(trt_pkg, "EngineFromOnnx", rec.cls)
+    monkeypatch.setattr(build_cli, "tensorrt_status", lambda: None)  # "TensorRT is installed"
+    return rec
+
+
+def _build(argv):
+    from motionseg_trt.cli.main import main
+
+    assert main(["build", "--backend", "trt", "--no-progress"] + argv) == 0
+
+
+def test_sam2_run_uses_the_engines_build_made(recorder, tmp_path, monkeypatch):
+    pytest.importorskip("sam2")
+    from motionseg_trt.masks.sam2.densifier import Sam2Densifier
+
+    monkeypatch.delenv("MOTIONSEG_SAM2_IMAGE_SIZE", raising=False)
+    cache = tmp_path / "engines"
+    _build(["--models", "official", "--only", "sam2", "--random-weights", "--fp16",
+            "--engine-cache", str(cache), "--option", "sam2_image_size=128"])
+    built = recorder.take()
+    assert [c["name"] for c in built] and all(c["profiles"] is not None for c in built)
+
+    config = RunConfig(models="official", backend="trt", fp16=True, engine_cache=str(cache),
+                       densifier="sam2", extra={"random_weights": True, "sam2_image_size": 128})
+    Sam2Densifier(config).predictor  # builds the predictor and attaches the four TensorRT runners
+    asked = recorder.take()
+    assert len(asked) == 4
+    assert asked == built
+    assert all(c["cache_dir"] == os.path.abspath(cache / "trt") for c in asked)
+    # dynamic inputs (points, memory bank) come with shape profiles
+    by_name = {c["name"]: c for c in asked}
+    assert any(row[0] == "point_coords" for prof in by_name["sam2_prompt_mask_decoder"]["profiles"] for row in prof)
+    assert all(c["fp16"] for c in asked)
