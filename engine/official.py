@@ -125,6 +125,8 @@ def _load_classifier(checkpoint: Optional[str]):
 def tracker_target(config: RunConfig, window: int) -> BuildTarget:
     """BootsTAPIR's two graphs, with the engine names and shape profiles the tracker stage uses at
     run time (``tracks.bootstapir.predictor.build_engine``), so the engine cache entries match."""
+    import dataclasses
+
     from .runtime.networks import artifacts_dir
 
     extra = config.extra or {}
@@ -134,7 +136,7 @@ def tracker_target(config: RunConfig, window: int) -> BuildTarget:
     def onnx(fp16):
         from motionseg_trt.export.tracker import export_tracker, read_tracker_onnx, weights_fingerprint
 
-        from .tracks.bootstapir.predictor import build_model
+        from .tracks.bootstapir.predictor import build_model, trt_profiles
 
         out_dir = artifacts_dir(config) / "onnx" / "bootstapir"
         model = build_model(config)  # the stage's own choice of weights (checkpoint or random)
@@ -142,10 +144,8 @@ def tracker_target(config: RunConfig, window: int) -> BuildTarget:
                                  fingerprint=weights_fingerprint(model))
         if info is None:
             info = export_tracker(model, out_dir, query_chunk=query_chunk, fp16=fp16)
-        s, t = int(info.image_size), max(2, int(window))
-        feats = {"frames": ((1, s, s, 3), (frame_chunk, s, s, 3), (frame_chunk, s, s, 3))}
-        track = {"hires": ((2, s // 4, s // 4, 128), (t, s // 4, s // 4, 128), (t, s // 4, s // 4, 128)),
-                 "lowres": ((2, s // 8, s // 8, 256), (t, s // 8, s // 8, 256), (t, s // 8, s // 8, 256))}
+        # the stage's own profile definition (offline mode: windows up to tracker_max_frames, 512)
+        feats, track = trt_profiles(dataclasses.replace(config, window=window), info.image_size, frame_chunk)
         return [(str(info.features), feats, "bootstapir_features"), (str(info.track), track, "bootstapir_track")]
 
     return BuildTarget("tracker", onnx, f"BootsTAPIR, {query_chunk} queries per chunk, T<= {window}")

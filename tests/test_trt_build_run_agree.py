@@ -40,6 +40,14 @@ class _Recorder:
         return sorted(calls, key=lambda c: c["name"] or "")
 
 
+class _UnstartedRunner:
+    def __init__(self, loader):
+        self.loader = loader
+
+    def activate(self):
+        return self
+
+
 @pytest.fixture
 def recorder(monkeypatch):
     import motionseg_trt.cli.build as build_cli
@@ -47,6 +55,7 @@ def recorder(monkeypatch):
 
     rec = _Recorder()
     monkeypatch.setattr(trt_pkg, "EngineFromOnnx", rec.cls)
+    monkeypatch.setattr(trt_pkg, "TrtRunner", _UnstartedRunner)  # activating would need a GPU
     monkeypatch.setattr(build_cli, "tensorrt_status", lambda: None)  # "TensorRT is installed"
     return rec
 
@@ -79,3 +88,28 @@ def test_sam2_run_uses_the_engines_build_made(recorder, tmp_path, monkeypatch):
     by_name = {c["name"]: c for c in asked}
     assert any(row[0] == "point_coords" for prof in by_name["sam2_prompt_mask_decoder"]["profiles"] for row in prof)
     assert all(c["fp16"] for c in asked)
+
+
+@pytest.fixture(scope="module")
+def tracker_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("tracker") / "engines"  # both cases reuse one export
+
+
+@pytest.mark.parametrize("offline", [False, True], ids=["streaming", "offline"])
+def test_tracker_run_uses_the_engines_build_made(recorder, tracker_cache, offline):
+    from motionseg_trt.tracks.bootstapir.predictor import BootsTapirTracker
+
+    cache = tracker_cache
+    _build(["--models", "official", "--only", "tracker", "--random-weights", "--fp16", "--window", "12",
+            "--engine-cache", str(cache)] + (["--offline"] if offline else []))
+    built = recorder.take()
+    assert [c["name"] for c in built] == ["bootstapir_features", "bootstapir_track"]
+
+    config = RunConfig(models="official", backend="trt", fp16=True, window=12, offline=offline,
+                       engine_cache=str(cache), extra={"random_weights": True})
+    BootsTapirTracker(config).engine  # exports (or finds) the graphs and creates the two runners
+    asked = recorder.take()
+    assert asked == built
+    track = dict((row[0], row[1:]) for row in asked[1]["profiles"][0])
+    # offline: one window is the whole clip, so the track graph takes up to 512 frames
+    assert track["hires"][2][0] == (512 if offline else 12)

@@ -22,6 +22,9 @@ def register(subparsers) -> None:
     p.add_argument("--height", type=int, default=480, help="working height in pixels (default 480)")
     p.add_argument("--width", type=int, default=854, help="working width in pixels (default 854)")
     p.add_argument("--window", type=int, default=_D.window, help=f"frames per window (default {_D.window})")
+    p.add_argument("--offline", action="store_true",
+                   help="engines for `run --offline` (one window is the whole clip: the tracker takes up "
+                        "to 512 frames, or the tracker_max_frames option)")
     p.add_argument("--weights-dir", metavar="DIR", help="where `motionseg-trt download` put the weights")
     p.add_argument("--classifier-checkpoint", metavar="PATH", help="official moseg.pth")
     p.add_argument("--random-weights", action="store_true",
@@ -46,6 +49,7 @@ def config_from_args(args) -> RunConfig:
              "depth_variant": args.depth_variant}
     extra.update(parse_options(args.option))
     return RunConfig(models=args.models, backend=args.backend, fp16=args.fp16, window=args.window,
+                     offline=args.offline,
                      weights_dir=args.weights_dir, classifier_checkpoint=args.classifier_checkpoint,
                      engine_cache=args.engine_cache, tracker=args.tracker if args.models == "official" else "flow",
                      densifier=args.densifier if args.models == "official" else "embedded",
