@@ -71,10 +71,6 @@ class BuildTarget:
     meta: dict = field(default_factory=dict)
 
 
-def _random(config: RunConfig) -> bool:
-    return bool((config.extra or {}).get("random_weights", False))
-
-
 def _feature_targets(config: RunConfig, height: int, width: int) -> list[BuildTarget]:
     from .features.extractor import depth_network, dino_network
     from .runtime.networks import ensure_onnx
@@ -95,13 +91,12 @@ def classifier_target(config: RunConfig, window: int, checkpoint: Optional[str] 
     (``checkpoint``) for the embedded set. Same network description as the labeller stage uses, so
     a run finds what ``build`` made."""
     from .runtime.networks import ensure_onnx
-    from .weights import resolve_weight
 
     def onnx(fp16, checkpoint=checkpoint):
-        from .motion.classifier.labeller import MAX_TRACKS, classifier_network_spec
+        from .motion.classifier.labeller import MAX_TRACKS, classifier_network_spec, resolve_checkpoint
 
-        if checkpoint is None and not _random(config):
-            checkpoint = resolve_weight("moseg", config.classifier_checkpoint, config.weights_dir)
+        if checkpoint is None:  # the official weights, chosen as the labeller stage chooses them
+            checkpoint = resolve_checkpoint(config)
         spec = classifier_network_spec(_load_classifier(checkpoint), checkpoint, window,
                                        int((config.extra or {}).get("max_tracks", MAX_TRACKS)), label=label)
         return [(str(ensure_onnx(config, spec, fp16, log=lambda m: None)), spec.profiles)]

@@ -142,7 +142,7 @@ class OfficialClassifierLabeller:
         from .predictor import ClassifierPredictor
 
         extra = config.extra or {}
-        checkpoint = None if extra.get("random_weights") else _resolve_checkpoint(config)
+        checkpoint = resolve_checkpoint(config)
         self.model = _load(checkpoint)
         self.checkpoint = checkpoint
         depth_sampling = extra.get("depth_sampling", "official")
@@ -180,9 +180,14 @@ def _attention_budget(config) -> Optional[int]:
     return 4 * 2**30
 
 
-def _resolve_checkpoint(config) -> str:
+def resolve_checkpoint(config) -> Optional[str]:
+    """The classifier weights of a run (and of ``build``): an explicit ``classifier_checkpoint``
+    wins, as the feature stages' explicit paths do; else None (seeded random weights) with
+    ``extra["random_weights"]``; else the downloaded ``moseg.pth`` (or a clear error)."""
     from ...weights import resolve_weight
 
+    if not config.classifier_checkpoint and (config.extra or {}).get("random_weights"):
+        return None
     return resolve_weight("moseg", config.classifier_checkpoint, config.weights_dir)
 
 
