@@ -66,7 +66,7 @@ def test_fused_training_attention_matches_exportable_form():
     torch.manual_seed(0)
     model = TrajectoryClassifier(ClassifierConfig.from_dict(EMBEDDED_MODEL)).eval()
     samples = track_clip(1, TINY)
-    inputs, pad, _ = _batch(samples, model.config, np.random.default_rng(0), 64, False)
+    inputs, pad, _, _ = _batch(samples, model.config, np.random.default_rng(0), 64, False)
     with torch.no_grad():
         ref = model(**inputs, track_pad=pad)
         with fused_attention():
@@ -87,3 +87,30 @@ def test_a_few_steps_reduce_the_loss(tmp_path):
     model, meta = load_weights(tmp_path / "run" / "model.safetensors")
     assert model.config.use_dino is False and model.config.use_depth is False
     assert "val" in meta
+
+
+def test_camera_residual_evidence_training(tmp_path):
+    """Training with the geometric evidence: the depth slot carries the residuals, the geometric logit
+    is the prior, the threshold is chosen on validation; the learned labeller reads it all back."""
+    from motionseg_trt.config import RunConfig
+    from motionseg_trt.contracts import FrameWindow
+    from motionseg_trt.motion.learned import LearnedLabeller, load_weights
+
+    torch.manual_seed(0)
+    model_cfg = dict(EMBEDDED_MODEL, use_depth=True)
+    cfg = TrainConfig(out=str(tmp_path / "run"), cache_dir=str(tmp_path / "cache"), train_clips=3, val_clips=1,
+                      epochs=1, batch=2, tracks=64, lr=3e-3, max_steps=24, data=TINY, log_every=1000,
+                      evidence="camera_residual", threshold=-1.0, model=model_cfg)
+    info = train(cfg, log=lambda *_: None)
+    losses = np.array(info["losses"])
+    assert losses[-6:].mean() < losses[:6].mean()
+    path = tmp_path / "run" / "model.safetensors"
+    model, meta = load_weights(path)
+    assert model.config.use_depth is True and meta["evidence"] == "camera_residual"
+    assert 0.0 < float(meta["threshold"]) < 1.0
+    sample = track_clip(7, TINY)[0]
+    frames = np.zeros((TINY.window, TINY.height, TINY.width, 3), np.uint8)
+    window = FrameWindow(index=0, start=0, frames=frames, emit_from=0, is_last=True)
+    labels = LearnedLabeller(RunConfig(backend="torch", extra={"learned_weights": str(path)})).label(
+        window, sample.tracks, None)
+    assert labels.prob.shape == (len(sample.label),) and np.all((labels.prob >= 0) & (labels.prob <= 1))

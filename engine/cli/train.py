@@ -22,7 +22,12 @@ def register(subparsers) -> None:
     p.add_argument("--batch", type=int, default=4, help="windows per step")
     p.add_argument("--tracks", type=int, default=128, help="tracks sampled per window per step")
     p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--threshold", type=float, default=0.6, help="moving-track threshold stored with the weights")
+    p.add_argument("--threshold", default="0.6",
+                   help="moving-track threshold stored with the weights, or 'auto': the best F0.5 (precision "
+                        "weighted: the densifier turns false positives into false masks) on the validation clips")
+    p.add_argument("--evidence", default="", choices=["", "camera_residual"],
+                   help="camera_residual: feed the geometric camera-model residual per frame (depth slot) and "
+                        "the geometric logit as a prior (motionseg_trt.motion.residual_features)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: all epochs)")
     p.add_argument("--cache-dir", default="", help="dataset cache (default ~/.cache/motionseg_trt/train)")
@@ -36,7 +41,10 @@ def main(args: argparse.Namespace) -> int:
                       val_clips=args.val_clips,
                       epochs=args.epochs, batch=args.batch, tracks=args.tracks, lr=args.lr, seed=args.seed,
                       threads=args.threads, max_steps=args.max_steps,
-                      threshold=args.threshold)
+                      threshold=-1.0 if args.threshold == "auto" else float(args.threshold),
+                      evidence=args.evidence)
+    if args.evidence:
+        cfg.model["use_depth"] = True  # the depth slot carries the evidence
     info = train(cfg)
     val = info.get("val", {})
     print(f"validation: AUC {val.get('auc', float('nan')):.4f}  precision {val.get('precision', 0):.4f}  "

@@ -30,6 +30,9 @@ from ..contracts import FrameWindow, MotionLabels, Tracks, WindowFeatures
 from ..errors import ModelFileError
 
 WEIGHTS_NAME = "embedded_classifier_v1.safetensors"
+# Weights metadata "evidence": the depth slot carries the geometric camera-model residuals per frame
+# and the geometric logit is a prior (motionseg_trt.motion.residual_features).
+CAMERA_RESIDUAL = "camera_residual"
 DEFAULTS = {
     "learned_threshold": 0.5,
     "learned_min_tracks": 10,
@@ -87,11 +90,15 @@ def load_weights(path=None):
     return model.eval(), meta
 
 
-def score_tracks(predictor, tracks: Tracks, image_hw, chunk: int = 512, seed: int = 0) -> np.ndarray:
+def score_tracks(predictor, tracks: Tracks, image_hw, chunk: int = 512, seed: int = 0,
+                 evidence=None) -> np.ndarray:
     """Probability that each track moves on its own, ``[N]`` float32 (0 for tracks never visible).
 
     ``predictor`` is a ``ClassifierPredictor`` or a ``TrajectoryClassifier``. Tracks are shuffled
-    with ``seed`` and scored in near-equal chunks of at most ``chunk``.
+    with ``seed`` and scored in near-equal chunks of at most ``chunk``. ``evidence`` (a
+    :class:`.residual_features.CameraResidualEvidence` of all the window's tracks) is given for weights
+    trained with camera-residual evidence: its per-frame residual fills the depth slot and its prior
+    logit is added to the model's logit.
     """
     from .classifier.predictor import ClassifierPredictor
     from .classifier.preprocess import PreprocessConfig, prepare_from_tracks
@@ -105,7 +112,10 @@ def score_tracks(predictor, tracks: Tracks, image_hw, chunk: int = 512, seed: in
         return prob
     order = np.random.default_rng(seed).permutation(n)
     n_chunks = max(1, int(np.ceil(n / max(1, chunk))))
-    pcfg = PreprocessConfig.for_model(model_config)
+    if evidence is not None and not model_config.use_depth:
+        raise ValueError("camera-residual evidence goes in the depth slot: these weights have none")
+    # with evidence, the depth slot is filled from it below rather than sampled from depth maps
+    pcfg = PreprocessConfig.for_model(model_config, use_depth=model_config.use_depth and evidence is None)
     for part in np.array_split(order, n_chunks):
         part = np.sort(part)
         sub = Tracks(xy=tracks.xy[part], visible=tracks.visible[part], confidence=tracks.confidence[part],
@@ -113,8 +123,14 @@ def score_tracks(predictor, tracks: Tracks, image_hw, chunk: int = 512, seed: in
         prepared = prepare_from_tracks(sub, None, image_hw=image_hw, cfg=pcfg)
         if prepared.inputs.num_tracks == 0:
             continue
-        p, _ = predictor.predict(prepared.inputs)
-        prob[part[prepared.kept]] = p
+        rows = part[prepared.kept]
+        if evidence is None:
+            p, _ = predictor.predict(prepared.inputs)
+        else:
+            prepared.inputs.depth = evidence.residual[rows]
+            _, logits = predictor.predict(prepared.inputs)
+            p = 1.0 / (1.0 + np.exp(-(logits.astype(np.float64) + evidence.prior_logit[rows])))
+        prob[rows] = p
     return prob
 
 
@@ -159,6 +175,10 @@ class LearnedLabeller:
         self.chunk = opt["learned_chunk"]
         self.seed = opt["learned_seed"]
         self.model_config = model.config
+        # what the depth slot carries: "" (nothing / real depth) or camera-residual evidence
+        self.evidence = self.metadata.get("evidence", "")
+        if self.evidence not in ("", CAMERA_RESIDUAL):
+            raise ModelFileError(f"{self.weights_path}: unknown evidence {self.evidence!r}")
         if config.threads:
             import torch
 
@@ -172,7 +192,13 @@ class LearnedLabeller:
 
     def label(self, window: FrameWindow, tracks: Tracks, features: WindowFeatures) -> MotionLabels:
         hw = window.frames.shape[1:3]
-        prob = score_tracks(self.predictor, tracks, hw, chunk=self.chunk, seed=self.seed + window.index)
+        evidence = None
+        if self.evidence == CAMERA_RESIDUAL:
+            from .residual_features import camera_residual_evidence
+
+            evidence = camera_residual_evidence(tracks, hw, self.config)
+        prob = score_tracks(self.predictor, tracks, hw, chunk=self.chunk, seed=self.seed + window.index,
+                            evidence=evidence)
         moving = select(prob, self.threshold, self.min_tracks)
         return MotionLabels(prob=prob, moving=moving, threshold=self.threshold)
 

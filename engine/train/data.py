@@ -43,6 +43,7 @@ class WindowSample:
     image_hw: tuple
     clip_seed: int = 0
     window_start: int = 0
+    evidence: object = None  # CameraResidualEvidence, attached by attach_camera_residuals (not cached)
 
     @property
     def tracks(self) -> Tracks:
@@ -160,3 +161,38 @@ def build_dataset(cache_dir: str | Path, seeds: list[int], cfg: DataConfig, shar
 def iter_positive_fraction(samples: list[WindowSample]) -> float:
     n = sum(len(s.label) for s in samples)
     return float(sum(int(s.label.sum()) for s in samples)) / max(n, 1)
+
+
+def attach_camera_residuals(samples: list[WindowSample], cache_dir: Optional[str | Path] = None,
+                            cfg: Optional[DataConfig] = None) -> None:
+    """Compute every window's camera-residual evidence (the geometric labeller's per-frame residuals and
+    prior logit, :mod:`motionseg_trt.motion.residual_features`) on all its cached tracks, as the
+    learned labeller does at inference. With ``cache_dir`` (and the data ``cfg``) each window's evidence
+    is kept on disk, keyed by the data configuration and the geometric labeller's defaults."""
+    import cv2
+
+    from ..motion import geometric
+    from ..motion.residual_features import CameraResidualEvidence, camera_residual_evidence
+
+    cv2.setNumThreads(1)
+    geo = geometric.GeometricLabeller()
+    root = None
+    if cache_dir is not None and cfg is not None:
+        geo_key = hashlib.sha1(json.dumps(geometric.DEFAULTS, sort_keys=True).encode()).hexdigest()[:10]
+        root = Path(cache_dir) / f"data-{cfg.key()}" / f"evidence-{geo_key}"
+        root.mkdir(parents=True, exist_ok=True)
+    for s in samples:
+        if s.evidence is not None:
+            continue
+        path = root / f"{s.clip_seed}-{s.window_start}-{len(s.label)}.npz" if root is not None else None
+        if path is not None and path.is_file():
+            with np.load(path) as z:
+                s.evidence = CameraResidualEvidence(residual=z["residual"], prior_logit=z["prior_logit"])
+            continue
+        ev = camera_residual_evidence(s.tracks, s.image_hw, labeller=geo)
+        # stored as float16: rounded the same way whether computed now or read from the cache
+        s.evidence = CameraResidualEvidence(residual=ev.residual.astype(np.float16), prior_logit=ev.prior_logit)
+        if path is not None:
+            tmp = path.with_name(path.name + ".tmp.npz")
+            np.savez(tmp, residual=s.evidence.residual, prior_logit=s.evidence.prior_logit)
+            os.replace(tmp, path)

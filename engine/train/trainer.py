@@ -18,7 +18,7 @@ from typing import Optional
 
 import numpy as np
 
-from .data import DataConfig, WindowSample, build_dataset
+from .data import DataConfig, WindowSample, attach_camera_residuals, build_dataset
 
 # The shipped model's architecture: the paper's motion encoder at its width (16, 4 heads) with one
 # encoder and one decoder layer, and a smaller head (width 64, 4 heads, 2+2 blocks), without DINO and
@@ -51,7 +51,11 @@ class TrainConfig:
     max_steps: int = 0  # 0 = epochs * steps per epoch (tests cut it short)
     log_every: int = 50
     eval_every: int = 4  # validate every this many epochs (and after the last)
-    threshold: float = 0.6  # selection threshold stored with the weights (best val F1 of the v1 run)
+    threshold: float = 0.6  # selection threshold stored with the weights (best val F1 of the v1 run);
+    # < 0: chosen on the validation clips (best F0.5, see choose_threshold)
+    # "" or "camera_residual": the depth slot carries the geometric camera-model residual per frame and
+    # the geometric logit is added to the model's as a prior (motionseg_trt.motion.residual_features)
+    evidence: str = ""
 
 
 @contextlib.contextmanager
@@ -99,7 +103,8 @@ def training_seeds(cfg: "TrainConfig") -> list[int]:
 
 
 def prepare(sample: WindowSample, model_config, idx: Optional[np.ndarray] = None, flip_x: bool = False):
-    """Model inputs (the inference preprocessing) and labels for some tracks of a window."""
+    """Model inputs (the inference preprocessing), labels and prior logits (zeros without evidence) for
+    some tracks of a window."""
     from ..contracts import Tracks
     from ..motion.classifier.preprocess import PreprocessConfig, prepare_from_tracks
 
@@ -110,22 +115,29 @@ def prepare(sample: WindowSample, model_config, idx: Optional[np.ndarray] = None
         xy[..., 0] = (sample.image_hw[1] - 1) - xy[..., 0]
     tracks = Tracks(xy=xy, visible=sample.visible[idx], confidence=sample.confidence[idx],
                     ids=np.asarray(idx, np.int64), query_frame=sample.query[idx])
-    prepared = prepare_from_tracks(tracks, None, image_hw=sample.image_hw,
-                                   cfg=PreprocessConfig.for_model(model_config))
-    return prepared.inputs, sample.label[idx][prepared.kept]
+    ev = sample.evidence
+    pcfg = PreprocessConfig.for_model(model_config, use_depth=model_config.use_depth and ev is None)
+    prepared = prepare_from_tracks(tracks, None, image_hw=sample.image_hw, cfg=pcfg)
+    rows = np.asarray(idx)[prepared.kept]
+    prior = np.zeros(len(rows), np.float32)
+    if ev is not None:  # residuals do not change under a horizontal flip
+        prepared.inputs.depth = ev.residual[rows]
+        prior = ev.prior_logit[rows]
+    return prepared.inputs, sample.label[idx][prepared.kept], prior
 
 
 def _batch(samples, model_config, rng, n_tracks, augment: bool):
     """Stack windows into ``[B, N, ...]`` tensors, padding with invisible tracks flagged in track_pad."""
     import torch
 
-    feeds, labels = [], []
+    feeds, labels, priors = [], [], []
     for s in samples:
         n = len(s.label)
         idx = np.sort(rng.choice(n, min(n_tracks, n), replace=False)) if n > n_tracks else np.arange(n)
-        inputs, y = prepare(s, model_config, idx, flip_x=augment and rng.random() < 0.5)
+        inputs, y, prior = prepare(s, model_config, idx, flip_x=augment and rng.random() < 0.5)
         feeds.append(inputs)
         labels.append(y)
+        priors.append(prior)
     N = max(len(y) for y in labels)
     T = feeds[0].traj.shape[1]
     B = len(samples)
@@ -133,6 +145,9 @@ def _batch(samples, model_config, rng, n_tracks, augment: bool):
     if model_config.use_visibility_confidence:
         out["visib_value"] = np.zeros((B, N, T), np.float32)
         out["confi_value"] = np.zeros((B, N, T), np.float32)
+    if model_config.use_depth:
+        out["depth"] = np.zeros((B, N, T), np.float32)
+    prior = np.zeros((B, N), np.float32)
     pad = np.ones((B, N), bool)
     y = np.zeros((B, N), np.float32)
     for b, (f, lab) in enumerate(zip(feeds, labels)):
@@ -142,12 +157,15 @@ def _batch(samples, model_config, rng, n_tracks, augment: bool):
         if model_config.use_visibility_confidence:
             out["visib_value"][b, :n] = f.visib_value
             out["confi_value"][b, :n] = f.confi_value
+        if model_config.use_depth:
+            out["depth"][b, :n] = f.depth
+        prior[b, :n] = priors[b]
         pad[b, :n] = False
         y[b, :n] = lab
     # padded tracks: one visible frame so that time attention has a key (they are masked elsewhere)
     out["mask"][..., 0] = np.where(pad, 0.0, out["mask"][..., 0])
     tensors = {k: torch.from_numpy(v) for k, v in out.items()}
-    return tensors, torch.from_numpy(pad), torch.from_numpy(y)
+    return tensors, torch.from_numpy(pad), torch.from_numpy(y), torch.from_numpy(prior)
 
 
 def weighted_bce(logits, y, pad):
@@ -195,7 +213,21 @@ def predict_window(model, sample: WindowSample, chunk: int = 512, seed: int = 0)
     learned labeller does at inference)."""
     from ..motion.learned import score_tracks
 
-    return score_tracks(model, sample.tracks, sample.image_hw, chunk=chunk, seed=seed)
+    return score_tracks(model, sample.tracks, sample.image_hw, chunk=chunk, seed=seed, evidence=sample.evidence)
+
+
+def choose_threshold(prob: np.ndarray, label: np.ndarray, beta: float = 0.5) -> float:
+    """The threshold (0.05 steps) of the best F-beta on ``prob`` vs ``label``: beta < 1 weighs precision
+    more, since the densifier turns every false positive track into a false mask."""
+    label = np.asarray(label, bool)
+    best_t, best_f = 0.5, -1.0
+    for t in np.round(np.arange(0.05, 1.0, 0.05), 2):
+        m = track_metrics(prob, label, prob > t)
+        p, r = m["precision"], m["recall"]
+        f = (1 + beta ** 2) * p * r / max(beta ** 2 * p + r, 1e-12)
+        if f > best_f:
+            best_t, best_f = float(t), f
+    return best_t
 
 
 def evaluate(model, samples: list[WindowSample], threshold: float = 0.5, chunk: int = 512) -> dict:
@@ -226,6 +258,15 @@ def train(cfg: TrainConfig, log=print) -> dict:
     train_set = build_dataset(_cache_dir(cfg), training_seeds(cfg), cfg.data, progress=False)
     val_set = build_dataset(_cache_dir(cfg), list(range(VAL_SEED_BASE, VAL_SEED_BASE + cfg.val_clips)), cfg.data,
                             progress=False)
+    if cfg.evidence:
+        if cfg.evidence != "camera_residual":
+            raise ValueError(f"evidence must be '' or 'camera_residual', not {cfg.evidence!r}")
+        if not cfg.model.get("use_depth", True):
+            raise ValueError("camera-residual evidence needs the depth slot: model use_depth=True")
+        t1 = time.time()
+        attach_camera_residuals(train_set, _cache_dir(cfg), cfg.data)
+        attach_camera_residuals(val_set, _cache_dir(cfg), cfg.data)
+        log(f"camera residuals of {len(train_set) + len(val_set)} windows in {time.time() - t1:.0f}s")
     pos = float(np.mean(np.concatenate([s.label for s in train_set]))) if train_set else 0.0
     log(f"data ready in {time.time() - t0:.0f}s: {len(train_set)} train windows ({pos:.1%} moving tracks), "
         f"{len(val_set)} val windows")
@@ -245,11 +286,20 @@ def train(cfg: TrainConfig, log=print) -> dict:
     if best is not None:
         model.load_state_dict(best[1])
     model.eval()
+    if cfg.threshold < 0:
+        if not val_set:
+            raise ValueError("threshold 'auto' needs validation clips")
+        prob = np.concatenate([predict_window(model, s, seed=i) for i, s in enumerate(val_set)])
+        label = np.concatenate([s.label for s in val_set])
+        cfg.threshold = choose_threshold(prob, label)
+        best[0].update(track_metrics(prob, label, prob > cfg.threshold), threshold=cfg.threshold)
+        log(f"threshold {cfg.threshold:.2f} (best validation F0.5): {best[0]}")
     info = {"train_config": _jsonable(asdict(cfg)), "history": history, "val": best[0] if best else {},
             "seconds": time.time() - t0, "losses": losses}
     save_weights(model, out / "model.safetensors", metadata={"val": json.dumps(info["val"]),
                                                              "train_seed": str(cfg.seed),
-                                                             "threshold": str(cfg.threshold)})
+                                                             "threshold": str(cfg.threshold),
+                                                             "evidence": cfg.evidence})
     (out / "train.json").write_text(json.dumps(info, indent=1))
     log(f"wrote {out / 'model.safetensors'} ({time.time() - t0:.0f}s)")
     return info
@@ -268,8 +318,9 @@ def _loop(cfg, model, mcfg, opt, sched, train_set, val_set, rng, total, steps_pe
         for i in range(0, len(order) - cfg.batch + 1, cfg.batch):
             if step >= total:
                 break
-            inputs, pad, y = _batch([train_set[j] for j in order[i:i + cfg.batch]], mcfg, rng, cfg.tracks, True)
-            logits = model(**inputs, track_pad=pad)
+            inputs, pad, y, prior = _batch([train_set[j] for j in order[i:i + cfg.batch]], mcfg, rng, cfg.tracks,
+                                           True)
+            logits = model(**inputs, track_pad=pad) + prior
             loss = weighted_bce(logits, y, pad)
             opt.zero_grad()
             loss.backward()
