@@ -55,6 +55,9 @@ def test_depth_png_saturation():
     d = official_depth_from_unit(np.linspace(0, 1, 20, dtype=np.float32).reshape(1, 4, 5))
     assert d[0, 0, 0] == 0 and (d[0].ravel()[1:] == 1).all()  # only the farthest 0.4 % keeps gradation
     assert (depth_from_u8(np.full((1, 2, 2), 7, np.uint8)) == 0).all()  # constant frame: no NaN
+    # the 16-bit value is truncated as the PNG writer's cast does: 255.9/65535 -> 255, 256.0/65535 -> 256
+    near = official_depth_from_unit(np.array([[[0.0, 100.9 / 65535, 255.9 / 65535, 1.0]]], np.float32))
+    np.testing.assert_allclose(near, [[[0.0, 100 / 255, 1.0, 1.0]]], atol=1e-7)
 
 
 def test_dino_layout_and_sampling():

@@ -115,8 +115,9 @@ def u8_from_u16_png(depth_u16: np.ndarray) -> np.ndarray:
 def official_depth_from_unit(depth01: np.ndarray) -> np.ndarray:
     """Reproduce the official depth files from min-max scaled disparity ``[T, H, W]`` in [0, 1]:
     scale to 0..65535 (16-bit PNG), convert to 8 bits the way PIL does (saturating), normalise per frame.
-    The checkpoint was trained on depth read this way, so official weights want it."""
-    u16 = np.clip(np.rint(np.asarray(depth01, np.float64) * 65535.0), 0, 65535).astype(np.uint16)
+    The checkpoint was trained on depth read this way, so official weights want it. The scaled value
+    is truncated, as a float-to-uint16 ``astype`` cast writing the PNG does (not rounded)."""
+    u16 = np.floor(np.clip(np.asarray(depth01, np.float64), 0.0, 1.0) * 65535.0).astype(np.uint16)
     return depth_from_u8(u8_from_u16_png(u16))
 
 
