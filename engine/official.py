@@ -170,38 +170,21 @@ def official_targets(config: RunConfig, height: int, width: int, window: int) ->
 
 
 def embedded_targets(config: RunConfig, height: int, width: int, window: int) -> list[BuildTarget]:
-    """The embedded set's only network: our learned classifier (its weights ship in the package).
-
-    Exported by the learned labeller itself (its own file naming), so a run finds the graph."""
+    """The embedded set's only network: our learned classifier (its weights ship in the package),
+    described as the learned labeller describes it, so a run finds what ``build`` made."""
     import dataclasses
     import importlib.util
 
+    from .runtime.networks import ensure_onnx
     from .stages import LEARNED_MODULE
 
     if importlib.util.find_spec(LEARNED_MODULE) is None:
         return []
 
     def onnx(fp16):
-        from .motion.learned import LearnedLabeller
+        from .motion.learned import learned_network_spec
 
-        labeller = LearnedLabeller(dataclasses.replace(config, backend="onnxruntime", fp16=fp16))
-        path = getattr(getattr(labeller.predictor.backend, "_loader", None), "path", None)
-        if path is None:
-            raise RuntimeError("the learned labeller did not create an ONNX Runtime session")
-        profiles = _classifier_profiles(labeller.predictor.input_names, labeller.model_config.dino_dim, window)
-        return [(str(path), profiles)]
+        spec = learned_network_spec(dataclasses.replace(config, window=window))
+        return [(str(ensure_onnx(config, spec, fp16, log=lambda m: None)), spec.profiles)]
 
     return [BuildTarget("learned_classifier", onnx, f"T<= {window} frames")]
-
-
-def _classifier_profiles(input_names, dino_dim: int, window: int, max_tracks: int = 5000) -> dict:
-    """TensorRT profiles of a classifier graph: [1, N, T(, 2)] per-track inputs, [1, N, D] DINO."""
-    t = max(2, int(window))
-    profiles = {}
-    for name in input_names:
-        if name == "dino":
-            profiles[name] = ((1, 1, dino_dim), (1, max_tracks, dino_dim), (1, max_tracks, dino_dim))
-        else:
-            last = (2,) if name == "traj" else ()
-            profiles[name] = ((1, 1, 2) + last, (1, max_tracks, t) + last, (1, max_tracks, t) + last)
-    return profiles

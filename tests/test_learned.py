@@ -85,7 +85,7 @@ def test_onnxruntime_backend_matches_torch(held_out, tmp_path):
     ref = LearnedLabeller(RunConfig(backend="torch", threads=1)).label(window, sub, None)
     ort = LearnedLabeller(RunConfig(backend="onnxruntime", threads=1, engine_cache=str(tmp_path))).label(window, sub, None)
     assert np.abs(ref.prob - ort.prob).max() < 1e-4
-    assert list(tmp_path.glob("learned_classifier_*.onnx"))  # exported once, cached by weights hash
+    assert list(tmp_path.glob("onnx/learned_classifier_*.onnx"))  # exported once into the engine cache
 
 
 def test_selection_rule():

@@ -113,3 +113,32 @@ def test_tracker_run_uses_the_engines_build_made(recorder, tracker_cache, offlin
     track = dict((row[0], row[1:]) for row in asked[1]["profiles"][0])
     # offline: one window is the whole clip, so the track graph takes up to 512 frames
     assert track["hires"][2][0] == (512 if offline else 12)
+
+
+def test_learned_classifier_run_uses_the_engine_build_made(recorder, tmp_path):
+    """The embedded set's network: same ONNX, profiles (tracks up to learned_chunk), cache and name."""
+    from motionseg_trt.motion.learned import LearnedLabeller
+
+    cache = tmp_path / "engines"
+    _build(["--models", "embedded", "--fp16", "--window", "12", "--engine-cache", str(cache)])
+    built = recorder.take()
+    assert [c["name"].split("_")[:2] for c in built] == [["learned", "classifier"]]
+
+    LearnedLabeller(RunConfig(backend="trt", fp16=True, window=12, engine_cache=str(cache)))
+    asked = recorder.take()
+    assert asked == built
+    assert asked[0]["cache_dir"] == os.path.abspath(cache / "trt")
+    traj = dict((row[0], row[1:]) for row in asked[0]["profiles"][0])["traj"]
+    assert traj[2] == (1, 512, 12, 2)  # [1, learned_chunk tracks, window frames, xy]
+
+
+def test_official_classifier_run_uses_the_engine_build_made(recorder, tmp_path):
+    from motionseg_trt.motion.classifier.labeller import OfficialClassifierLabeller
+
+    cache = tmp_path / "engines"
+    _build(["--models", "official", "--only", "classifier", "--random-weights", "--window", "12",
+            "--engine-cache", str(cache)])
+    built = recorder.take()
+    OfficialClassifierLabeller(RunConfig(models="official", motion_model="official", backend="trt", window=12,
+                                         engine_cache=str(cache), extra={"random_weights": True}))
+    assert recorder.take() == built and len(built) == 1

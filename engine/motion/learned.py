@@ -12,12 +12,11 @@ official fallback to the top 3 tracks when fewer than ``learned_min_tracks`` pas
 densifier still gets the most likely object rather than nothing only when the model is confident).
 
 Backends: ``config.backend == "torch"`` runs the PyTorch module; otherwise the module is exported to
-ONNX once per weights file (cached beside the engine cache) and run through the runtime layer
-(ONNX Runtime; TensorRT where installed).
+ONNX once per weights file (in the engine cache, as ``build`` does) and run through the runtime layer
+(ONNX Runtime; TensorRT where installed) with :func:`learned_network_spec`.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -186,7 +185,10 @@ class LearnedLabeller:
         if config.backend == "torch":
             backend = model
         else:
-            backend = _exported_runner(model, self.weights_path, config)
+            from ..runtime.networks import make_network_runner
+
+            backend = make_network_runner(config, learned_network_spec(config, model, self.weights_path),
+                                          log=lambda m: None)
         self.predictor = ClassifierPredictor(backend, input_names=_input_names(model), threads=config.threads)
         self.predictor.model_config = self.model_config
 
@@ -207,24 +209,16 @@ def _input_names(model) -> list:
     return list(model.input_names)
 
 
-def _exported_runner(model, weights_path: Path, config: RunConfig):
-    """Export the learned classifier to ONNX once per weights file and return an active runner."""
-    from ..runtime import make_runner
+def learned_network_spec(config: RunConfig, model=None, weights_path=None):
+    """The runtime layer's description of the learned classifier (``build`` asks for the same, so a
+    run finds the graph and engine it made): at most ``learned_chunk`` tracks (it scores in chunks) and
+    the window's frames (the whole clip with ``clip_frames``, offline)."""
+    from .classifier.labeller import classifier_network_spec
 
-    digest = hashlib.sha256(weights_path.read_bytes()).hexdigest()[:16]
-    root = Path(config.engine_cache) if config.engine_cache else \
-        Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "motionseg_trt" / "engines"
-    root.mkdir(parents=True, exist_ok=True)
-    onnx_path = root / f"learned_classifier_{digest}{'_fp16' if config.fp16 else ''}.onnx"
-    if not onnx_path.is_file():
-        from ..export.classifier import export_classifier
-
-        tmp = onnx_path.with_name(onnx_path.stem + f".tmp{os.getpid()}.onnx")
-        export_classifier(model, str(tmp), fp16=config.fp16 and config.backend == "trt")
-        os.replace(tmp, onnx_path)
-    kwargs = {}
-    if config.backend == "onnxruntime" and config.threads:
-        kwargs["intra_op_threads"] = int(config.threads)
-    runner = make_runner(str(onnx_path), config.backend, fp16=config.fp16, **kwargs)
-    runner.activate()
-    return runner
+    extra = config.extra or {}
+    weights_path = Path(weights_path or extra.get("learned_weights") or default_weights_path())
+    if model is None:
+        model, _ = load_weights(weights_path)
+    chunk = int(extra.get("learned_chunk", DEFAULTS["learned_chunk"]))
+    window = int(extra.get("clip_frames") or config.window)
+    return classifier_network_spec(model, str(weights_path), window, max_tracks=chunk, label="learned_classifier")

@@ -151,7 +151,8 @@ class OfficialClassifierLabeller:
         window = int(extra.get("clip_frames") or config.window)
         spec = classifier_network_spec(self.model, checkpoint, window)
         runner = make_network_runner(config, spec, log=log or (lambda m: None))
-        self.core = ClassifierLabellerCore(ClassifierPredictor(runner), preprocess,
+        self.core = ClassifierLabellerCore(ClassifierPredictor(runner, input_names=list(self.model.input_names)),
+                                           preprocess,
                                            max_tracks=int(extra.get("max_tracks", MAX_TRACKS)),
                                            attention_budget_bytes=_attention_budget(config),
                                            motion_heads=self.model.config.motion_heads)
