@@ -190,3 +190,24 @@ def test_learned_model_without_weights_is_exit_5(tmp_path, capsys, monkeypatch, 
     assert code == 5
     _assert_one_line_error(err, "missing.safetensors")
     assert not (tmp_path / "o").exists()
+
+
+def test_stage_options_reach_the_stages(tmp_path, capsys, small_clip):
+    """--option KEY=VALUE (typed) and --sam2-image-size land in RunConfig.extra and change what runs:
+    an absurd outlier threshold of the geometric labeller leaves no moving object."""
+    code, stdout, err = _run(capsys, small_clip, "--out", tmp_path / "a", "--no-overlay")
+    assert code == 0, err
+    assert " 0 moving object" not in stdout
+    code, stdout, err = _run(capsys, small_clip, "--out", tmp_path / "b", "--no-overlay", "--option",
+                             "geo_outlier_k=1000", "--option", "tag=x", "--sam2-image-size", "256")
+    assert code == 0, err
+    assert " 0 moving object" in stdout
+    extra = json.loads((tmp_path / "b" / "run.json").read_text())["config"]["extra"]
+    assert extra == {"geo_outlier_k": 1000, "tag": "x", "sam2_image_size": 256}
+
+
+def test_malformed_option_is_a_usage_error(tmp_path, capsys, small_clip):
+    code, _, err = _run(capsys, small_clip, "--out", tmp_path / "o", "--option", "geo_outlier_k")
+    assert code == 2
+    _assert_one_line_error(err, "KEY=VALUE")
+    assert not (tmp_path / "o").exists()

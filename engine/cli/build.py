@@ -47,7 +47,12 @@ def register(subparsers) -> None:
 def config_from_args(args) -> RunConfig:
     extra = {"random_weights": bool(args.random_weights), "dino_variant": args.dino_variant,
              "depth_variant": args.depth_variant}
-    extra.update(parse_options(args.option))
+    from .options import parse_options
+
+    try:
+        extra.update(parse_options(args.option))
+    except ValueError as exc:
+        raise SystemExit(f"motionseg-trt build: {exc}") from None
     return RunConfig(models=args.models, backend=args.backend, fp16=args.fp16, window=args.window,
                      offline=args.offline,
                      weights_dir=args.weights_dir, classifier_checkpoint=args.classifier_checkpoint,
@@ -55,28 +60,6 @@ def config_from_args(args) -> RunConfig:
                      densifier=args.densifier if args.models == "official" else "embedded",
                      motion_model="official" if args.models == "official" else "learned",
                      sam2_config=args.sam2_config, extra=extra)
-
-
-def parse_options(items) -> dict:
-    """``KEY=VALUE`` strings -> dict; values parsed as int, float, true/false when they look like it."""
-    out = {}
-    for item in items or []:
-        if "=" not in item:
-            raise SystemExit(f"motionseg-trt: --option expects KEY=VALUE, got {item!r}")
-        key, value = item.split("=", 1)
-        low = value.lower()
-        if low in ("true", "false"):
-            out[key] = low == "true"
-        else:
-            for cast in (int, float):
-                try:
-                    out[key] = cast(value)
-                    break
-                except ValueError:
-                    continue
-            else:
-                out[key] = value
-    return out
 
 
 def tensorrt_status() -> str | None:

@@ -51,6 +51,8 @@ def register(subparsers) -> None:
     m.add_argument("--classifier-checkpoint", metavar="PATH", help="official moseg.pth")
     m.add_argument("--sam2-checkpoint", metavar="PATH", help="SAM2 checkpoint (.pt)")
     m.add_argument("--sam2-config", default=_DEFAULTS.sam2_config, help="SAM2 model config name")
+    m.add_argument("--sam2-image-size", type=_positive_int, default=None, metavar="N",
+                   help="SAM2's square input size (default: the SAM2 config's, 1024); smaller is faster")
     m.add_argument("--weights-dir", metavar="DIR", help="folder where `motionseg-trt download` put the weights")
 
     r = p.add_argument_group("runtime")
@@ -58,6 +60,9 @@ def register(subparsers) -> None:
     r.add_argument("--fp16", action="store_true", help="half precision on GPU (no effect on CPU)")
     r.add_argument("--device", choices=("cpu", "cuda"), default=_DEFAULTS.device)
     r.add_argument("--threads", type=_positive_int, default=None, help="CPU threads (default: all)")
+    r.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="advanced stage setting (RunConfig.extra, see docs/readme/*.md), repeatable, "
+                        "e.g. geo_outlier_k=3 or random_weights=true")
 
     o = p.add_argument_group("output")
     o.add_argument("--no-overlay", action="store_true", help="do not write overlay.mp4")
@@ -70,7 +75,15 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
     if not args.offline and args.stride > args.window:
         raise _UsageError(f"--stride ({args.stride}) must not exceed --window ({args.window})")
+    from .options import parse_options
+
     official = args.models == "official"
+    try:
+        extra = parse_options(args.option)
+    except ValueError as exc:
+        raise _UsageError(str(exc)) from None
+    if args.sam2_image_size:
+        extra["sam2_image_size"] = args.sam2_image_size
     return RunConfig(
         input=args.input,
         out=args.out,
@@ -93,6 +106,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         threads=args.threads,
         write_overlay=not args.no_overlay,
         progress=not args.no_progress,
+        extra=extra,
     )
 
 

@@ -15,8 +15,8 @@ memory-bank logic around them.
 
 Settings read from ``config.extra`` (all optional):
 
-* ``sam2_image_size``: SAM2's square input size (default: the config's 1024); also read from the
-  ``MOTIONSEG_SAM2_IMAGE_SIZE`` environment variable, as the CLI has no flag for it;
+* ``sam2_image_size``: SAM2's square input size (default: the config's 1024; ``run --sam2-image-size``);
+  else the ``MOTIONSEG_SAM2_IMAGE_SIZE`` environment variable;
 * ``random_weights``: run without a checkpoint (tests and speed measurements only);
 * ``sam2_min_confidence``: 0.9, tracks count as visible where confidence > it (official selection);
 * ``sam2_feature_cache``: frames of image features kept per window (32, the default window);
