@@ -160,14 +160,13 @@ class GeometricLabeller:
         return r
 
     # ------------------------------------------------------------------ window
-    def label(self, window: FrameWindow, tracks: Tracks, features: Optional[WindowFeatures] = None) -> MotionLabels:
-        n, t = tracks.num_tracks, tracks.num_frames
-        shape = tuple(window.frames.shape[1:3]) if window is not None else (480, 854)
+    def pair_evidence(self, tracks: Tracks, shape: tuple[int, int]):
+        """For every frame pair ``(a, b)`` of the window with a camera fit: ``(a, b, rows, w, e)``, the
+        tracks visible in both (``rows``), their confidence ``w`` and normalised residual ``e``
+        (``r / (k sigma)``, clipped at 3; 1 is the decision boundary)."""
         unit = shape[0] / 480.0
-        evidence = np.zeros(n, np.float64)
-        weight = np.zeros(n, np.float64)
         self.last_models = []
-        for a, b in frame_pairs(t, self.gaps):
+        for a, b in frame_pairs(tracks.num_frames, self.gaps):
             sel = np.flatnonzero(tracks.visible[:, a] & tracks.visible[:, b])
             if len(sel) < 12:
                 continue
@@ -189,13 +188,25 @@ class GeometricLabeller:
             if self.neighbours > 1 and len(sel) > self.neighbours:
                 _, nn = cKDTree(p).query(p, k=self.neighbours + 1)
                 e = np.median(e[nn], 1)
-            # A residual where the flow is a guess (flat region, inconsistent flow) says little: it
-            # counts in proportion to the confidence, the rest of the pair's vote goes to "static".
+            yield a, b, sel, w, e
+
+    def score_logit(self, evidence: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+        """The logit of "moves on its own" from summed evidence ``sum(w * e)`` over ``pairs`` pairs.
+
+        A residual where the flow is a guess (flat region, inconsistent flow) says little: it counts
+        in proportion to the confidence, the rest of the pair's vote goes to "static". A prior of
+        ``prior_weight`` pairs' worth of "static" evidence: tracks seen in few pairs need stronger
+        residuals to be called moving. Score 1 = a residual of k sigmas: a logistic around it."""
+        score = evidence / (pairs + self.prior_weight)
+        return 6.0 * (score - 1.0)
+
+    def label(self, window: FrameWindow, tracks: Tracks, features: Optional[WindowFeatures] = None) -> MotionLabels:
+        n = tracks.num_tracks
+        shape = tuple(window.frames.shape[1:3]) if window is not None else (480, 854)
+        evidence = np.zeros(n, np.float64)
+        pairs = np.zeros(n, np.float64)
+        for _, _, sel, w, e in self.pair_evidence(tracks, shape):
             evidence[sel] += w * e
-            weight[sel] += 1.0
-        # A prior of `prior_weight` pairs' worth of "static" evidence: tracks seen in few pairs need
-        # stronger residuals to be called moving.
-        score = evidence / (weight + self.prior_weight)
-        # score 1 = a residual of k sigmas: a logistic around it
-        prob = (1.0 / (1.0 + np.exp(-6.0 * (score - 1.0)))).astype(np.float32)
+            pairs[sel] += 1.0
+        prob = (1.0 / (1.0 + np.exp(-self.score_logit(evidence, pairs)))).astype(np.float32)
         return MotionLabels(prob=prob, moving=prob > self.threshold, threshold=self.threshold)
