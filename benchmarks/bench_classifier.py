@@ -20,18 +20,10 @@ import statistics
 import sys
 import tempfile
 import time
+from pathlib import Path
 
-
-def _percentile(values, q):
-    s = sorted(values)
-    k = (len(s) - 1) * q / 100.0
-    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
-
-
-def _stats(ms):
-    return {"mean": statistics.fmean(ms), "p50": _percentile(ms, 50), "p90": _percentile(ms, 90),
-            "p99": _percentile(ms, 99)}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import latency_stats, time_calls  # noqa: E402
 
 
 def _available_bytes() -> int:
@@ -50,17 +42,6 @@ def ort_attention_bytes(n: int, t: int, heads: int = 4) -> int:
     return 2 * t * heads * n * n * 4
 
 
-def _time(fn, warmup: int, repeat: int):
-    for _ in range(warmup):
-        fn()
-    out = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t0) * 1000.0)
-    return out
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--sizes", nargs="+", default=["5000x32"], help="NxT pairs (tracks x frames)")
@@ -74,7 +55,6 @@ def main(argv=None) -> int:
                    help="eager attention: fused SDPA (default) or the explicit slices used for parity")
     a = p.parse_args(argv)
 
-    import numpy as np
     import torch
 
     from motionseg_trt.export.classifier import example_inputs, export_classifier
@@ -121,17 +101,17 @@ def main(argv=None) -> int:
                 if device.type == "cuda":
                     torch.cuda.synchronize()
 
-            times["torch"] = _time(run_torch, a.warmup, a.repeat)
+            times["torch"] = time_calls(run_torch, a.warmup, a.repeat)
         if runner is not None:
             need = ort_attention_bytes(n, t)
             if a.device == "cpu" and need > 0.8 * _available_bytes():
                 print(f"# onnxruntime {n}x{t}: skipped, the unfused attention needs ~{need / 2**30:.1f} GiB "
                       f"(available {_available_bytes() / 2**30:.1f} GiB)")
             else:
-                times["onnxruntime"] = _time(lambda: runner.infer(feed), a.warmup, a.repeat)
+                times["onnxruntime"] = time_calls(lambda: runner.infer(feed), a.warmup, a.repeat)
         base = statistics.fmean(times["torch"]) if "torch" in times else None
         for name, ms in times.items():
-            st = _stats(ms)
+            st = latency_stats(ms)
             ratio = f"{statistics.fmean(ms) / base:.2f}x torch" if base else ""
             rows.append((f"{n}x{t}", name, st, ratio))
             print(f"N={n:5d} T={t:3d} {name:12s} mean {st['mean']:9.1f} ms  p50 {st['p50']:9.1f}  "

@@ -18,24 +18,10 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import format_table, latency_stats, machine_info  # noqa: E402
-
-
-def _time(fn, warmup: int, repeats: int, sync=lambda: None) -> dict:
-    for _ in range(warmup):
-        fn()
-    sync()
-    samples = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        samples.append((time.perf_counter() - t0) * 1e3)
-    return latency_stats(samples)
+from common import format_table, latency_stats, machine_info, time_calls  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -98,7 +84,7 @@ def main(argv=None) -> int:
                 call = lambda: native(curr=[curr], curr_pos=[cpos], memory=torch.cat([ms, mp]),  # noqa: E731
                                       memory_pos=torch.cat([msp, mpp]), num_obj_ptr_tokens=n_ptr)
             with torch.inference_mode():
-                stats = _time(call, args.warmup, args.repeats, sync)
+                stats = latency_stats(time_calls(call, args.warmup, args.repeats, sync))
             rows.append({"part": part, "case": label, "backend": "torch", "precision": precision,
                          "device": args.device, **stats})
         for part in parts:
@@ -113,7 +99,7 @@ def main(argv=None) -> int:
                 if p != part:
                     continue
                 feed = {n: t.numpy() for n, t in zip(names, x)}
-                stats = _time(lambda: sess.run(None, feed), args.warmup, args.repeats)
+                stats = latency_stats(time_calls(lambda: sess.run(None, feed), args.warmup, args.repeats))
                 rows.append({"part": part, "case": label, "backend": "onnxruntime", "precision": precision,
                              "device": sess.get_providers()[0].replace("ExecutionProvider", "").lower(), **stats})
     print(f"SAM2 {args.config}, image {args.image_size}, "

@@ -28,20 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import format_table, latency_stats, machine_info  # noqa: E402
-
-
-def _time(fn, warmup: int, repeats: int, sync=lambda: None) -> dict:
-    for _ in range(warmup):
-        fn()
-    sync()
-    samples = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        samples.append((time.perf_counter() - t0) * 1e3)
-    return latency_stats(samples)
+from common import format_table, latency_stats, machine_info, time_calls  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -98,9 +85,9 @@ def main(argv=None) -> int:
 
     rows = []
     for label, eng in engines:
-        feat = _time(lambda: eng.features(frames), args.warmup, args.repeats, sync)
+        feat = latency_stats(time_calls(lambda: eng.features(frames), args.warmup, args.repeats, sync))
         hires, lowres = eng.features(win_frames)
-        trk = _time(lambda: eng.track(hires, lowres, queries), args.warmup, args.repeats, sync)
+        trk = latency_stats(time_calls(lambda: eng.track(hires, lowres, queries), args.warmup, args.repeats, sync))
         per_frame = feat["mean"] / args.frames
         calls = math.ceil(args.tracks / args.queries)
         window_ms = per_frame * args.stride + trk["mean"] * calls

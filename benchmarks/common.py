@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import resource
+import time
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -18,6 +19,21 @@ def latency_stats(samples_ms: Sequence[float]) -> dict:
     return {"n": int(x.size), "mean": float(x.mean()), "p50": float(np.percentile(x, 50)),
             "p90": float(np.percentile(x, 90)), "p99": float(np.percentile(x, 99)),
             "min": float(x.min()), "max": float(x.max())}
+
+
+def time_calls(fn, warmup: int, repeats: int, sync=lambda: None) -> list[float]:
+    """Milliseconds per call of ``fn`` over ``repeats`` calls after ``warmup`` untimed ones; ``sync``
+    (e.g. :func:`cuda_sync`) waits for queued device work so that each sample is the whole call."""
+    for _ in range(warmup):
+        fn()
+    sync()
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        samples.append((time.perf_counter() - t0) * 1e3)
+    return samples
 
 
 def rss_mb() -> float:
