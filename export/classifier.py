@@ -87,10 +87,13 @@ def export_classifier(model, path: str, fp16: bool = False, opset: int = OPSET, 
     tmp = f"{path}.tmp-{os.getpid()}"
     # the exporter prints progress lines; keep them unless asked for
     quiet = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
-    optimizer_log = logging.getLogger("onnxscript")
-    level = optimizer_log.level
+    # "skipping constant folding for Split", "torchvision is not installed. Skipping torchvision::nms":
+    # harmless, noisy (a user's first `run --motion-model learned` exports this graph)
+    noisy = [logging.getLogger(name) for name in ("onnxscript", "torch.onnx._internal.exporter._registration")]
+    levels = [log.level for log in noisy]
     if not verbose:
-        optimizer_log.setLevel(logging.ERROR)  # "skipping constant folding for Split": harmless, noisy
+        for log in noisy:
+            log.setLevel(logging.ERROR)
     try:
         with quiet, torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # exporter deprecation chatter, not about this model
@@ -102,7 +105,8 @@ def export_classifier(model, path: str, fp16: bool = False, opset: int = OPSET, 
         _name_dynamic_axes(tmp, names)
         os.replace(tmp, path)  # atomic: a half-written graph never looks complete
     finally:
-        optimizer_log.setLevel(level)
+        for log, level in zip(noisy, levels):
+            log.setLevel(level)
         if os.path.exists(tmp):
             os.remove(tmp)
     return path

@@ -1,7 +1,7 @@
 """``motionseg-trt train``: train the embedded trajectory classifier on generated clips.
 
-The defaults reproduce the shipped weights (``weights/embedded_classifier_v1.safetensors``; the model
-card beside them gives the exact command and the machine it ran on).
+The shipped weights (``weights/embedded_classifier_v2.safetensors``) come from one command, given in
+the model card beside them with the machine it ran on.
 """
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "train", help="train the embedded motion classifier on procedurally generated clips",
         description="Render clips with motionseg_trt.synth, track them with the embedded tracker, label the "
-                    "tracks from ground truth, and train the trajectory classifier (no DINO, no depth).")
+                    "tracks from ground truth, and train the trajectory classifier (no DINO; no depth, or the "
+                    "geometric camera residuals in its place with --evidence camera_residual).")
     p.add_argument("--out", required=True, help="output folder (model.safetensors, train.json)")
     p.add_argument("--clips", type=int, default=400, help="training clips (seeds 0..N-1)")
     p.add_argument("--seeds", default="", help="training clip seeds as ranges, e.g. 0-99,150-199 (overrides --clips)")

@@ -1,9 +1,13 @@
-"""The learned motion labeller: the paper's trajectory classifier with our own weights (embedded default).
+"""The learned motion labeller: the paper's trajectory classifier with our own weights.
 
-The shipped weights (``motionseg_trt/weights/embedded_classifier_v1.safetensors``) were trained on
+The shipped weights (``motionseg_trt/weights/embedded_classifier_v2.safetensors``) were trained on
 procedurally generated clips (:mod:`motionseg_trt.synth`, :mod:`motionseg_trt.train`); the model
-card next to them says how. They use no DINO and no depth, which the embedded stack does not have.
-``config.extra["learned_weights"]`` points at another weights file written by ``motionseg-trt train``.
+card next to them says how. They use no DINO and no real depth, which the embedded stack does not
+have: their depth slot carries the geometric labeller's per-frame camera-model residuals, and the
+geometric logit is added to theirs as a prior (weights metadata ``evidence = camera_residual``,
+:mod:`.residual_features`), so the model learns to correct the camera model. Weights without that
+metadata key are scored from the tracks alone. ``config.extra["learned_weights"]`` points at another
+weights file written by ``motionseg-trt train``.
 
 Tracks are scored in random chunks of about ``learned_chunk`` tracks (the size the model was trained
 on): the head's attention across tracks then sees the context it was trained with, and the cost
@@ -28,7 +32,7 @@ from ..config import RunConfig
 from ..contracts import FrameWindow, MotionLabels, Tracks, WindowFeatures
 from ..errors import ModelFileError
 
-WEIGHTS_NAME = "embedded_classifier_v1.safetensors"
+WEIGHTS_NAME = "embedded_classifier_v2.safetensors"
 # Weights metadata "evidence": the depth slot carries the geometric camera-model residuals per frame
 # and the geometric logit is a prior (motionseg_trt.motion.residual_features).
 CAMERA_RESIDUAL = "camera_residual"
