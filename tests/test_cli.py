@@ -128,8 +128,11 @@ def test_cli_module_is_light():
 
 
 _SLOW_RUN = """
-import sys, time
+import signal, sys, time
 import numpy as np
+# a test runner started in the background (`pytest &` from a script) passes SIGINT on as ignored, and
+# Python then installs no KeyboardInterrupt handler: restore it, as an interactive shell would have it
+signal.signal(signal.SIGINT, signal.default_int_handler)
 sys.path.insert(0, {tests!r})
 import test_pipeline as tp
 import motionseg_trt.pipeline as pipeline
