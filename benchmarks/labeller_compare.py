@@ -4,7 +4,9 @@
         --variant geometric --variant learned --variant learned:learned_weights=runs/v2/model.safetensors \
         [--track-cache /tmp/davis_tracks] [--json out.json]
 
-Each variant is ``motion_model[:key=value,key=value]`` (RunConfig.extra). Every variant sees the same
+Each variant is ``motion_model[:key=value,key=value]`` (RunConfig.extra), or ``oracle``: each track
+labelled by the ground-truth mask under it at its query frame, the best any labeller can do with this
+tracker and densifier. Every variant sees the same
 windows and the same tracks (the embedded flow tracker) and its own fresh embedded densifier, exactly
 as ``davis_eval.py --direct`` calls the stages, so differences come from the labeller only. With
 ``--track-cache`` the tracks are kept on disk (``<seq>-<frames>-<window>.npz``) and re-used by later
@@ -73,6 +75,28 @@ def _variant(spec: str):
     return model, extra
 
 
+class OracleLabeller:
+    """Moving = the GT mask is set under the track at its query frame (evaluation only)."""
+
+    def __init__(self, gt_files):
+        self.gt_files = gt_files
+
+    def label(self, window, tracks, features=None):
+        from motionseg_trt.contracts import MotionLabels
+
+        h, w = window.frames.shape[1:3]
+        moving = np.zeros(tracks.num_tracks, bool)
+        for q in np.unique(tracks.query_frame):
+            rows = np.flatnonzero(tracks.query_frame == q)
+            gt = cv2.imread(str(self.gt_files[min(window.start + int(q), len(self.gt_files) - 1)]),
+                            cv2.IMREAD_GRAYSCALE) > 0
+            xy = tracks.xy[rows, q] * np.array([gt.shape[1] / w, gt.shape[0] / h])
+            col = np.clip(np.round(xy[:, 0]).astype(int), 0, gt.shape[1] - 1)
+            row = np.clip(np.round(xy[:, 1]).astype(int), 0, gt.shape[0] - 1)
+            moving[rows] = gt[row, col]
+        return MotionLabels(prob=moving.astype(np.float32), moving=moving, threshold=0.5)
+
+
 def run_sequence(seq_dir: Path, args) -> dict:
     from motionseg_trt.config import RunConfig
     from motionseg_trt.stages import build_stages
@@ -86,9 +110,11 @@ def run_sequence(seq_dir: Path, args) -> dict:
     for spec in args.variant:
         model, extra = _variant(spec)
         config = RunConfig(input=str(seq_dir / "clip.mp4"), window=args.window, stride=args.stride,
-                           motion_model=model, densifier="embedded", write_overlay=False, progress=False,
-                           threads=1, backend=args.backend, extra=extra)
+                           motion_model="geometric" if model == "oracle" else model, densifier="embedded",
+                           write_overlay=False, progress=False, threads=1, backend=args.backend, extra=extra)
         _, features, labeller, densifier = build_stages(config)
+        if model == "oracle":
+            labeller = OracleLabeller(gt_files)
         preds = []
         for w, tr in zip(windows, tracks):
             labels = labeller.label(w, tr, features.extract(w, tr))
