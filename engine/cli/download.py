@@ -26,7 +26,7 @@ def register(subparsers) -> None:
 def main(args) -> int:
     from ..download import fetch
     from ..errors import MotionSegError
-    from ..weights import OFFICIAL_WEIGHTS, weight_path
+    from ..official_weights import OFFICIAL_WEIGHTS, weight_path
 
     if args.only:
         unknown = [n for n in args.only if n not in OFFICIAL_WEIGHTS]

@@ -19,7 +19,7 @@ import numpy as np
 from ..config import RunConfig
 from ..contracts import FrameWindow, Tracks, WindowFeatures
 from ..runtime.networks import NetworkSpec, make_network_runner, weights_tag
-from ..weights import DEPTH_WEIGHTS, DINO_WEIGHTS, resolve_weight
+from ..official_weights import DEPTH_WEIGHTS, DINO_WEIGHTS, resolve_weight
 
 
 # Query frames are sparse (every 10th frame officially), so batching DINO gains little, while a graph

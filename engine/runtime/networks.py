@@ -34,7 +34,7 @@ class NetworkSpec:
 
 
 def artifacts_dir(config) -> Path:
-    from ..weights import cache_root
+    from ..official_weights import cache_root
 
     return Path(config.engine_cache) if getattr(config, "engine_cache", None) else cache_root() / "engines"
 

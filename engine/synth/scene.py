@@ -8,12 +8,12 @@ depth is exact per pixel, so camera translation creates true parallax between de
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 
 from . import shapes
-from .camera import CameraPath, rot_x, rot_y, rot_z, sample_camera, smooth_noise
+from .camera import CameraPath, rot_y, rot_z, sample_camera, smooth_noise
 from .textures import jitter_colour, make_texture
 
 

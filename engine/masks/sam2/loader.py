@@ -143,7 +143,7 @@ def resolve_checkpoint(config) -> Optional[str]:
         return config.sam2_checkpoint
     if (config.extra or {}).get("random_weights"):
         return None
-    from ...weights import SAM2_WEIGHTS, resolve_weight
+    from ...official_weights import SAM2_WEIGHTS, resolve_weight
 
     if config.sam2_config not in SAM2_WEIGHTS:
         raise ModelFileError(f"no downloadable checkpoint for SAM2 config {config.sam2_config!r}; "

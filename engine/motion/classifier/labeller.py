@@ -185,7 +185,7 @@ def resolve_checkpoint(config) -> Optional[str]:
     """The classifier weights of a run (and of ``build``): an explicit ``classifier_checkpoint``
     wins, as the feature stages' explicit paths do; else None (seeded random weights) with
     ``extra["random_weights"]``; else the downloaded ``moseg.pth`` (or a clear error)."""
-    from ...weights import resolve_weight
+    from ...official_weights import resolve_weight
 
     if not config.classifier_checkpoint and (config.extra or {}).get("random_weights"):
         return None

@@ -50,7 +50,7 @@ def trt_major(trt) -> int:
 
 
 def default_cache_dir() -> Path:
-    from ...weights import cache_root
+    from ...official_weights import cache_root
 
     return cache_root() / "engines"
 

@@ -130,7 +130,7 @@ def build_model(config: RunConfig):
 
         torch.manual_seed(0)  # the same weights as `motionseg-trt build --random-weights` exports
         return TAPIR(pyramid_level=1).eval()
-    from ...weights import resolve_weight
+    from ...official_weights import resolve_weight
     from .checkpoint import load_bootstapir
 
     return load_bootstapir(resolve_weight("bootstapir", extra.get("tracker_checkpoint"), config.weights_dir))
