@@ -9,12 +9,14 @@ labelled by the ground-truth mask under it at its query frame, the best any labe
 tracker and densifier. Every variant sees the same
 windows and the same tracks (the embedded flow tracker) and its own fresh embedded densifier, exactly
 as ``davis_eval.py --direct`` calls the stages, so differences come from the labeller only. With
-``--track-cache`` the tracks are kept on disk (``<seq>-<frames>-<window>.npz``) and re-used by later
-runs (tuning a threshold costs no tracking).
+``--track-cache`` the tracks are kept on disk (``<seq>-<frames>-<window>-<stride>[-<options hash>].npz``)
+and re-used by later runs (tuning a threshold costs no tracking); ``--tracker-set key=value`` changes
+the tracker for all variants.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -51,13 +53,16 @@ def _tracks(seq_dir: Path, windows, args):
     from motionseg_trt.contracts import Tracks
     from motionseg_trt.tracks.flow_tracker import FlowTracker
 
-    path = Path(args.track_cache) / f"{seq_dir.name}-{args.max_frames}-{args.window}-{args.stride}.npz" \
+    options = dict(kv.split("=", 1) for kv in args.tracker_set)
+    # the tracker's options are part of the cache name: other options, other tracks
+    tag = "" if not options else "-" + hashlib.sha1(json.dumps(options, sort_keys=True).encode()).hexdigest()[:8]
+    path = Path(args.track_cache) / f"{seq_dir.name}-{args.max_frames}-{args.window}-{args.stride}{tag}.npz" \
         if args.track_cache else None
     if path is not None and path.is_file():
         with np.load(path) as z:
             return [Tracks(xy=z[f"xy{i}"], visible=z[f"visible{i}"], confidence=z[f"confidence{i}"],
                            ids=z[f"ids{i}"], query_frame=z[f"query{i}"]) for i in range(len(windows))]
-    tracker = FlowTracker(RunConfig(window=args.window, stride=args.stride, threads=1))
+    tracker = FlowTracker(RunConfig(window=args.window, stride=args.stride, threads=1, extra=options))
     out = [tracker.track(w) for w in windows]
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -134,6 +139,8 @@ def main(argv=None) -> int:
     parser.add_argument("--backend", default="onnxruntime", help="backend of the learned labeller")
     parser.add_argument("--variant", action="append", required=True, help="motion_model[:key=value,...]")
     parser.add_argument("--track-cache", default="", help="keep the tracks here and re-use them")
+    parser.add_argument("--tracker-set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a flow-tracker option (RunConfig.extra) for every variant's tracks")
     parser.add_argument("--json", default="")
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
