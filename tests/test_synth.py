@@ -149,3 +149,42 @@ def test_parallax_background_layers_move_differently(seed):
     d = clip.depth[0]
     bg = clip.instances[0] == 0
     assert np.ptp(d[bg]) > 0  # background holds several depths
+
+
+def test_water_and_flat_backgrounds_leave_the_rest_of_the_scene_alone():
+    """water_p and smooth_p draw from streams of their own: the objects, the camera and everything
+    else of a seed stay as they were, so that 0 renders the clips it always did."""
+    seed = _find(lambda s: any(x.name == "ground" for x in s.surfaces) and len(s.moving_ids) > 0)
+    base = sample_scene(seed, SceneConfig(**SMALL, degrade=False))
+    alt = sample_scene(seed, SceneConfig(**SMALL, degrade=False, water_p=1.0, smooth_p=1.0))
+    assert [s.name for s in base.surfaces if s.name != "ground"] == [s.name for s in alt.surfaces if s.name != "water"]
+    assert base.moving_ids == alt.moving_ids and np.array_equal(base.camera.R, alt.camera.R)
+    for a, b in zip(base.surfaces, alt.surfaces):
+        if a.instance:  # objects: same texture, same motion
+            assert np.array_equal(a.tex, b.tex) and np.array_equal(a.origin, b.origin)
+    water = next(s for s in alt.surfaces if s.name == "water")
+    assert not water.rigid and water.instance == 0 and not water.moving  # it ripples, yet is background
+
+
+def test_flat_backgrounds_have_less_texture():
+    seed = 4
+    def gradient_energy(s):
+        tex = s.tex[..., :3]
+        return float(np.mean(np.abs(np.diff(tex, axis=0))) + np.mean(np.abs(np.diff(tex, axis=1))))
+    base = sample_scene(seed, SceneConfig(**SMALL, degrade=False))
+    flat = sample_scene(seed, SceneConfig(**SMALL, degrade=False, smooth_p=1.0))
+    for a, b in zip(base.surfaces, flat.surfaces):
+        if a.instance == 0:
+            assert gradient_energy(b) < 0.5 * gradient_energy(a)
+
+
+def test_water_ripples_move_the_ground_texture():
+    seed = _find(lambda s: any(x.name == "ground" for x in s.surfaces))
+    cfg = SceneConfig(**SMALL, degrade=False, water_p=1.0)
+    clip = render(sample_scene(seed, cfg))
+    still = render(sample_scene(seed, SceneConfig(**SMALL, degrade=False)))
+    ground = [i for i, s in enumerate(sample_scene(seed, cfg).surfaces) if s.name == "water"][0]
+    on_ground = (clip.surface_ids[3] == ground) & (still.surface_ids[3] == ground)
+    assert on_ground.sum() > 50
+    diff = np.abs(clip.frames[3].astype(int) - still.frames[3].astype(int)).max(-1)[on_ground]
+    assert np.mean(diff > 2) > 0.2  # the rippled texture is displaced

@@ -89,7 +89,21 @@ def test_a_few_steps_reduce_the_loss(tmp_path):
     assert "val" in meta
 
 
-def test_camera_residual_evidence_training(tmp_path):
+def test_dataset_key_of_the_default_generator_is_unchanged():
+    """Generator settings left at their defaults keep the cache key datasets had before DataConfig.scene
+    existed (caches stay valid); any setting makes a key of its own."""
+    assert DataConfig().key() == "48b4970287"
+    assert DataConfig(scene={"water_p": 0.2}).key() != DataConfig().key()
+
+
+def test_generator_settings_reach_the_clips(tmp_path):
+    plain = track_clip(3, TINY)
+    watery = track_clip(3, DataConfig(**{**TINY.__dict__, "scene": {"water_p": 1.0, "smooth_p": 1.0}}))
+    assert any(not np.array_equal(a.xy, b.xy) for a, b in zip(plain, watery))
+
+
+@pytest.mark.parametrize("evidence", ["camera_residual", "camera_stabilised"])
+def test_camera_residual_evidence_training(tmp_path, evidence):
     """Training with the geometric evidence: the depth slot carries the residuals, the geometric logit
     is the prior, the threshold is chosen on validation; the learned labeller reads it all back."""
     from motionseg_trt.config import RunConfig
@@ -100,13 +114,13 @@ def test_camera_residual_evidence_training(tmp_path):
     model_cfg = dict(EMBEDDED_MODEL, use_depth=True)
     cfg = TrainConfig(out=str(tmp_path / "run"), cache_dir=str(tmp_path / "cache"), train_clips=3, val_clips=1,
                       epochs=1, batch=2, tracks=64, lr=3e-3, max_steps=24, data=TINY, log_every=1000,
-                      evidence="camera_residual", threshold=-1.0, model=model_cfg)
+                      evidence=evidence, threshold=-1.0, model=model_cfg)
     info = train(cfg, log=lambda *_: None)
     losses = np.array(info["losses"])
     assert losses[-6:].mean() < losses[:6].mean()
     path = tmp_path / "run" / "model.safetensors"
     model, meta = load_weights(path)
-    assert model.config.use_depth is True and meta["evidence"] == "camera_residual"
+    assert model.config.use_depth is True and meta["evidence"] == evidence
     assert 0.0 < float(meta["threshold"]) < 1.0
     sample = track_clip(7, TINY)[0]
     frames = np.zeros((TINY.window, TINY.height, TINY.width, 3), np.uint8)
@@ -114,3 +128,17 @@ def test_camera_residual_evidence_training(tmp_path):
     labels = LearnedLabeller(RunConfig(backend="torch", extra={"learned_weights": str(path)})).label(
         window, sample.tracks, None)
     assert labels.prob.shape == (len(sample.label),) and np.all((labels.prob >= 0) & (labels.prob <= 1))
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--size", "320"], "--size must be WIDTHxHEIGHT"),
+    (["--scene", "water=0.2"], "--scene takes KEY=VALUE"),
+    (["--scene", "water_p=lots"], "is not a float"),
+])
+def test_train_cli_bad_generator_options_are_usage_errors(tmp_path, capsys, argv, needle):
+    from motionseg_trt.cli.main import main
+
+    code = main(["train", "--out", str(tmp_path / "run"), *argv])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and needle in err[0]
+    assert not (tmp_path / "run").exists()

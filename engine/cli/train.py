@@ -6,6 +6,7 @@ the model card beside them with the machine it ran on.
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def register(subparsers) -> None:
@@ -26,9 +27,16 @@ def register(subparsers) -> None:
     p.add_argument("--threshold", default="0.6",
                    help="moving-track threshold stored with the weights, or 'auto': the best F0.5 (precision "
                         "weighted: the densifier turns false positives into false masks) on the validation clips")
-    p.add_argument("--evidence", default="", choices=["", "camera_residual"],
+    p.add_argument("--evidence", default="", choices=["", "camera_residual", "camera_stabilised"],
                    help="camera_residual: feed the geometric camera-model residual per frame (depth slot) and "
-                        "the geometric logit as a prior (motionseg_trt.motion.residual_features)")
+                        "the geometric logit as a prior (motionseg_trt.motion.residual_features); "
+                        "camera_stabilised: the same, and the tracks with the camera's motion taken out in "
+                        "place of the raw ones")
+    p.add_argument("--size", default="320x180", help="WIDTHxHEIGHT of the generated clips (the tracker runs on them "
+                                                  "at this size)")
+    p.add_argument("--scene", action="append", default=[], metavar="KEY=VALUE",
+                   help="a generator setting (motionseg_trt.synth.SceneConfig field, e.g. dominant_p=0.75, "
+                        "water_p=0.2) for every clip")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: all epochs)")
     p.add_argument("--cache-dir", default="", help="dataset cache (default ~/.cache/motionseg_trt/train)")
@@ -36,14 +44,27 @@ def register(subparsers) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from ..synth import SceneConfig
+    from ..train.data import DataConfig
     from ..train.trainer import TrainConfig, train
 
+    try:
+        width, height = _size(args.size)
+        scene = {}
+        for item in args.scene:
+            key, sep, value = item.partition("=")
+            if not sep or key not in SceneConfig.__dataclass_fields__:
+                raise ValueError(f"--scene takes KEY=VALUE with KEY a field of SceneConfig, not {item!r}")
+            scene[key] = _parse_like(getattr(SceneConfig(), key), value)
+    except ValueError as exc:
+        print(f"motionseg-trt train: error: {exc}", file=sys.stderr)
+        return 2
     cfg = TrainConfig(out=args.out, cache_dir=args.cache_dir, train_clips=args.clips, train_seeds=args.seeds,
                       val_clips=args.val_clips,
                       epochs=args.epochs, batch=args.batch, tracks=args.tracks, lr=args.lr, seed=args.seed,
                       threads=args.threads, max_steps=args.max_steps,
                       threshold=-1.0 if args.threshold == "auto" else float(args.threshold),
-                      evidence=args.evidence)
+                      evidence=args.evidence, data=DataConfig(width=width, height=height, scene=scene))
     if args.evidence:
         cfg.model["use_depth"] = True  # the depth slot carries the evidence
     info = train(cfg)
@@ -51,3 +72,22 @@ def main(args: argparse.Namespace) -> int:
     print(f"validation: AUC {val.get('auc', float('nan')):.4f}  precision {val.get('precision', 0):.4f}  "
           f"recall {val.get('recall', 0):.4f}")
     return 0
+
+
+def _parse_like(default, value: str):
+    """``value`` read as the type of ``default`` (bool: 1/true/yes; tuple: comma-separated numbers)."""
+    if isinstance(default, bool):
+        return value.strip().lower() in ("1", "true", "yes")
+    try:
+        if isinstance(default, tuple):
+            return tuple(float(v) for v in value.split(","))
+        return type(default)(value)
+    except ValueError:
+        raise ValueError(f"--scene value {value!r} is not a {type(default).__name__}") from None
+
+
+def _size(text: str) -> tuple[int, int]:
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.isdigit() and int(p) >= 32 for p in parts):
+        raise ValueError(f"--size must be WIDTHxHEIGHT (at least 32x32), not {text!r}")
+    return int(parts[0]), int(parts[1])

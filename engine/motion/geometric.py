@@ -18,7 +18,7 @@ inliers cover the image border better is taken as the camera's: the background s
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import cv2
 import numpy as np
@@ -42,6 +42,17 @@ DEFAULTS = {
     "geo_fit_points": 600,  # at most this many tracks (evenly taken) fit each pair's model
     "geo_prior_weight": 1.0,  # evidence of this many confident pairs that the track is static
 }
+
+
+class PairEvidence(NamedTuple):
+    """The camera fit of one frame pair ``(a, b)`` and what it says of the tracks visible in both."""
+
+    a: int
+    b: int
+    rows: np.ndarray  # [M] indices of the tracks visible in frames a and b
+    weight: np.ndarray  # [M] their confidence (the smaller of the two frames')
+    residual: np.ndarray  # [M] normalised residual r / (k sigma), clipped at 3; 1 = decision boundary
+    homography: Optional[np.ndarray]  # [3, 3] the camera homography a -> b; None where F was used
 
 
 def _option(config: RunConfig, name: str):
@@ -134,8 +145,9 @@ class GeometricLabeller:
         return h2 if border_coverage(in2, shape) > border_coverage(in1, shape) + 0.1 else h
 
     def _pair_residual(self, p: np.ndarray, q: np.ndarray, reliable: np.ndarray,
-                       shape: tuple[int, int]) -> Optional[np.ndarray]:
-        """Residual of every (p, q) under the camera model fitted to the reliable ones."""
+                       shape: tuple[int, int]) -> tuple[Optional[np.ndarray], Optional[np.ndarray]]:
+        """Residual of every (p, q) under the camera model fitted to the reliable ones, and that model
+        when it is a homography (None for a fundamental matrix)."""
         unit = shape[0] / 480.0
         thr = self.ransac_px * unit
         if reliable.sum() >= 12:
@@ -154,16 +166,14 @@ class GeometricLabeller:
                 rf = sampson_error(f, p.astype(np.float64), q.astype(np.float64))
                 if r is None or np.sum(rf < thr) > (1.0 + self.parallax_gain) * np.sum(r < thr):
                     self.last_models.append("F")
-                    return rf
+                    return rf, None
         if r is not None:
             self.last_models.append("H")
-        return r
+        return r, h
 
     # ------------------------------------------------------------------ window
     def pair_evidence(self, tracks: Tracks, shape: tuple[int, int]):
-        """For every frame pair ``(a, b)`` of the window with a camera fit: ``(a, b, rows, w, e)``, the
-        tracks visible in both (``rows``), their confidence ``w`` and normalised residual ``e``
-        (``r / (k sigma)``, clipped at 3; 1 is the decision boundary)."""
+        """A :class:`PairEvidence` for every frame pair of the window with a camera fit."""
         unit = shape[0] / 480.0
         self.last_models = []
         for a, b in frame_pairs(tracks.num_frames, self.gaps):
@@ -174,7 +184,7 @@ class GeometricLabeller:
             q = tracks.xy[sel, b].astype(np.float32)
             w = np.minimum(tracks.confidence[sel, a], tracks.confidence[sel, b]).astype(np.float64)
             reliable = w >= self.fit_confidence
-            r = self._pair_residual(p, q, reliable, shape)
+            r, h = self._pair_residual(p, q, reliable, shape)
             if r is None:
                 continue
             # The residual scale of the camera fit, from the reliable tracks that it explains (within
@@ -188,7 +198,7 @@ class GeometricLabeller:
             if self.neighbours > 1 and len(sel) > self.neighbours:
                 _, nn = cKDTree(p).query(p, k=self.neighbours + 1)
                 e = np.median(e[nn], 1)
-            yield a, b, sel, w, e
+            yield PairEvidence(a, b, sel, w, e, h)
 
     def score_logit(self, evidence: np.ndarray, pairs: np.ndarray) -> np.ndarray:
         """The logit of "moves on its own" from summed evidence ``sum(w * e)`` over ``pairs`` pairs.
@@ -205,8 +215,8 @@ class GeometricLabeller:
         shape = tuple(window.frames.shape[1:3]) if window is not None else (480, 854)
         evidence = np.zeros(n, np.float64)
         pairs = np.zeros(n, np.float64)
-        for _, _, sel, w, e in self.pair_evidence(tracks, shape):
-            evidence[sel] += w * e
-            pairs[sel] += 1.0
+        for pe in self.pair_evidence(tracks, shape):
+            evidence[pe.rows] += pe.weight * pe.residual
+            pairs[pe.rows] += 1.0
         prob = (1.0 / (1.0 + np.exp(-self.score_logit(evidence, pairs)))).astype(np.float32)
         return MotionLabels(prob=prob, moving=prob > self.threshold, threshold=self.threshold)

@@ -34,8 +34,11 @@ from ..errors import ModelFileError
 
 WEIGHTS_NAME = "embedded_classifier_v2.safetensors"
 # Weights metadata "evidence": the depth slot carries the geometric camera-model residuals per frame
-# and the geometric logit is a prior (motionseg_trt.motion.residual_features).
+# and the geometric logit is a prior (motionseg_trt.motion.residual_features); "camera_stabilised"
+# also gives the model the tracks with the camera's motion taken out instead of the raw ones.
 CAMERA_RESIDUAL = "camera_residual"
+CAMERA_STABILISED = "camera_stabilised"
+EVIDENCE_KINDS = ("", CAMERA_RESIDUAL, CAMERA_STABILISED)
 DEFAULTS = {
     "learned_threshold": 0.5,
     "learned_min_tracks": 10,
@@ -105,6 +108,7 @@ def score_tracks(predictor, tracks: Tracks, image_hw, chunk: int = 512, seed: in
     """
     from .classifier.predictor import ClassifierPredictor
     from .classifier.preprocess import PreprocessConfig, prepare_from_tracks
+    from .residual_features import apply_evidence
 
     if not isinstance(predictor, ClassifierPredictor):
         predictor = ClassifierPredictor(predictor)
@@ -130,9 +134,9 @@ def score_tracks(predictor, tracks: Tracks, image_hw, chunk: int = 512, seed: in
         if evidence is None:
             p, _ = predictor.predict(prepared.inputs)
         else:
-            prepared.inputs.depth = evidence.residual[rows]
+            prior = apply_evidence(prepared.inputs, evidence, rows, image_hw)
             _, logits = predictor.predict(prepared.inputs)
-            p = 1.0 / (1.0 + np.exp(-(logits.astype(np.float64) + evidence.prior_logit[rows])))
+            p = 1.0 / (1.0 + np.exp(-(logits.astype(np.float64) + prior)))
         prob[rows] = p
     return prob
 
@@ -180,7 +184,7 @@ class LearnedLabeller:
         self.model_config = model.config
         # what the depth slot carries: "" (nothing / real depth) or camera-residual evidence
         self.evidence = self.metadata.get("evidence", "")
-        if self.evidence not in ("", CAMERA_RESIDUAL):
+        if self.evidence not in EVIDENCE_KINDS:
             raise ModelFileError(f"{self.weights_path}: unknown evidence {self.evidence!r}")
         if config.threads:
             import torch
@@ -199,10 +203,11 @@ class LearnedLabeller:
     def label(self, window: FrameWindow, tracks: Tracks, features: WindowFeatures) -> MotionLabels:
         hw = window.frames.shape[1:3]
         evidence = None
-        if self.evidence == CAMERA_RESIDUAL:
+        if self.evidence:
             from .residual_features import camera_residual_evidence
 
-            evidence = camera_residual_evidence(tracks, hw, self.config)
+            evidence = camera_residual_evidence(tracks, hw, self.config,
+                                                stabilise=self.evidence == CAMERA_STABILISED)
         prob = score_tracks(self.predictor, tracks, hw, chunk=self.chunk, seed=self.seed + window.index,
                             evidence=evidence)
         moving = select(prob, self.threshold, self.min_tracks)

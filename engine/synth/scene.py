@@ -26,6 +26,15 @@ class SceneConfig:
     # Probability of each number of independently moving objects 0..4.
     moving_count_p: tuple = (0.05, 0.5, 0.25, 0.12, 0.08)
     degrade: bool = True
+    # Probability that a clip with motion has a dominant, close subject (as most real clips do).
+    dominant_p: float = 0.45
+    # Probability that the ground is water: its texture ripples (background that moves, but not on
+    # its own). Drawn from a stream of its own, so that 0 renders exactly the clips it always did.
+    water_p: float = 0.0
+    # Probability that a background surface is nearly flat (sky, road, wall, calm water): blurred, low
+    # contrast. Optical flow spills an object's motion onto such surroundings, as it does in real
+    # video. Drawn from a stream of its own, like water_p.
+    smooth_p: float = 0.0
 
 
 @dataclass
@@ -60,6 +69,18 @@ class Scene:
 
 def _loguniform(rng, lo, hi):
     return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+
+
+def _flatten(rng: np.random.Generator, rgb: np.ndarray) -> np.ndarray:
+    """A nearly flat version of a texture: most detail blurred away, the rest at low contrast."""
+    import cv2
+
+    sigma = rng.uniform(4.0, 20.0)
+    blurred = cv2.GaussianBlur(rgb, (0, 0), sigma)
+    keep = rng.uniform(0.0, 0.25)  # fraction of the original detail left
+    mixed = blurred + keep * (rgb - blurred)
+    mean = mixed.reshape(-1, 3).mean(0)
+    return np.clip(mean + rng.uniform(0.3, 0.8) * (mixed - mean), 0.0, 1.0).astype(np.float32)
 
 
 def _premultiply(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -203,6 +224,7 @@ def sample_scene(seed: int, config: Optional[SceneConfig] = None) -> Scene:
     cam_h = scene_depth * rng.uniform(0.08, 0.35)
     base_pitch = -rng.uniform(0.0, 0.3) if has_ground else 0.0
     surfaces: list = []
+    flat_rng = np.random.default_rng([seed, 12])  # smooth_p's own stream (see SceneConfig)
 
     # --- background: a far backdrop, skyline layers, a ground plane or a tilted wall -------------------
     def fronto_layer(depth, alpha_kind, name, yaw=0.0, extent=3.2, y_top=None):
@@ -213,6 +235,8 @@ def sample_scene(seed: int, config: Optional[SceneConfig] = None) -> Scene:
         texel = max(texel, world_w / 1400, world_h / 1000)
         w_tex, h_tex = int(world_w / texel), int(world_h / texel)
         rgb = make_texture(rng, h_tex, w_tex)
+        if flat_rng.random() < cfg.smooth_p:
+            rgb = _flatten(flat_rng, rgb)
         alpha = np.ones((h_tex, w_tex), np.float32) if not alpha_kind else shapes.skyline(rng, h_tex, w_tex, alpha_kind)
         R = rot_y(yaw)
         au, av = R @ np.array([texel, 0, 0]), R @ np.array([0, texel, 0])
@@ -237,8 +261,18 @@ def sample_scene(seed: int, config: Optional[SceneConfig] = None) -> Scene:
         h_tex = int(min(1200, (z1 - z0) / texel))
         texel_u, texel_v = 2 * half / w_tex, (z1 - z0) / h_tex
         rgb = make_texture(rng, h_tex, w_tex)
-        surfaces.append(_plane_surface(rgb, np.ones((h_tex, w_tex), np.float32), np.array([-half, cam_h, z1]),
-                                       np.array([texel_u, 0, 0]), np.array([0, 0, -texel_v]), T, "ground", rng))
+        if flat_rng.random() < cfg.smooth_p:
+            rgb = _flatten(flat_rng, rgb)
+        ground = _plane_surface(rgb, np.ones((h_tex, w_tex), np.float32), np.array([-half, cam_h, z1]),
+                                np.array([texel_u, 0, 0]), np.array([0, 0, -texel_v]), T, "ground", rng)
+        water_rng = np.random.default_rng([seed, 11])
+        if water_rng.random() < cfg.water_p:
+            # ripples: the texture wobbles by a few texels, waves of tens of texels, a fraction of a
+            # period per frame (the tracker follows the ripples, not the camera)
+            ground.deform = (water_rng.uniform(1.5, 5.0), water_rng.uniform(12.0, 60.0),
+                             water_rng.uniform(0.3, 1.0), water_rng.uniform(0, 6.3))
+            ground.name = "water"
+        surfaces.append(ground)
     else:
         # A close tilted wall or a slanted floor seen from above: strong depth gradient without a horizon.
         d = scene_depth * rng.uniform(0.8, 1.5)
@@ -258,7 +292,7 @@ def sample_scene(seed: int, config: Optional[SceneConfig] = None) -> Scene:
         specs.append({"moving": False, "kind": str(rng.choice(shapes.SHAPES)), "texture": {}})
     rng.shuffle(specs)
 
-    dominant = n_moving > 0 and rng.random() < 0.45
+    dominant = n_moving > 0 and rng.random() < cfg.dominant_p
     moving_ids, static_ids = [], []
     bodies = {}
     first_moving = None

@@ -61,6 +61,7 @@ class DataConfig:
     windows_per_clip: int = 2  # clip length = window + (windows_per_clip - 1) * stride
     max_tracks: int = 1024  # tracks kept per window in the cache (random subset)
     tracker: dict = field(default_factory=dict)  # RunConfig.extra overrides for FlowTracker
+    scene: dict = field(default_factory=dict)  # SceneConfig overrides (e.g. dominant_p, water_p)
     generator_version: int = GENERATOR_VERSION  # part of the cache key: bump when the generator changes
 
     @property
@@ -68,14 +69,18 @@ class DataConfig:
         return self.window + (self.windows_per_clip - 1) * self.stride
 
     def key(self) -> str:
-        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:10]
+        d = asdict(self)
+        if not d["scene"]:  # the generator's defaults: the key that datasets had before this field
+            del d["scene"]
+        return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]
 
 
 def track_clip(seed: int, cfg: DataConfig) -> list[WindowSample]:
     """Render clip ``seed``, run the embedded tracker over its sliding windows, label the tracks."""
     from ..tracks.flow_tracker import FlowTracker
 
-    clip = generate_clip(seed, SceneConfig(width=cfg.width, height=cfg.height, num_frames=cfg.clip_frames))
+    clip = generate_clip(seed, SceneConfig(width=cfg.width, height=cfg.height, num_frames=cfg.clip_frames,
+                                           **cfg.scene))
     tracker = FlowTracker(RunConfig(window=cfg.window, stride=cfg.stride, extra=dict(cfg.tracker)))
     rng = np.random.default_rng([seed, 7])
     out = []
@@ -98,6 +103,12 @@ def track_clip(seed: int, cfg: DataConfig) -> list[WindowSample]:
     return out
 
 
+def _temporary(path: Path) -> Path:
+    """Where to write ``path`` before renaming it into place; named by process so that two training
+    runs filling the same cache never write into one file."""
+    return path.with_name(f"{path.name}.{os.getpid()}.tmp.npz")
+
+
 def _write_shard(path: Path, samples: list[WindowSample]) -> None:
     offsets = np.cumsum([0] + [len(s.label) for s in samples]).astype(np.int64)
     arrays = dict(
@@ -112,7 +123,7 @@ def _write_shard(path: Path, samples: list[WindowSample]) -> None:
         window_start=np.array([s.window_start for s in samples], np.int64),
         image_hw=np.array(samples[0].image_hw, np.int64),
     )
-    tmp = path.with_name(path.name + ".tmp.npz")
+    tmp = _temporary(path)
     np.savez_compressed(tmp, **arrays)
     os.replace(tmp, path)  # a crash never leaves a half-written shard that looks complete
 
@@ -164,11 +175,12 @@ def iter_positive_fraction(samples: list[WindowSample]) -> float:
 
 
 def attach_camera_residuals(samples: list[WindowSample], cache_dir: Optional[str | Path] = None,
-                            cfg: Optional[DataConfig] = None) -> None:
+                            cfg: Optional[DataConfig] = None, stabilise: bool = False) -> None:
     """Compute every window's camera-residual evidence (the geometric labeller's per-frame residuals and
-    prior logit, :mod:`motionseg_trt.motion.residual_features`) on all its cached tracks, as the
-    learned labeller does at inference. With ``cache_dir`` (and the data ``cfg``) each window's evidence
-    is kept on disk, keyed by the data configuration and the geometric labeller's defaults."""
+    prior logit, and with ``stabilise`` the camera-stabilised tracks;
+    :mod:`motionseg_trt.motion.residual_features`) on all its cached tracks, as the learned labeller
+    does at inference. With ``cache_dir`` (and the data ``cfg``) each window's evidence is kept on
+    disk, keyed by the data configuration and the geometric labeller's defaults."""
     import cv2
 
     from ..motion import geometric
@@ -182,17 +194,22 @@ def attach_camera_residuals(samples: list[WindowSample], cache_dir: Optional[str
         root = Path(cache_dir) / f"data-{cfg.key()}" / f"evidence-{geo_key}"
         root.mkdir(parents=True, exist_ok=True)
     for s in samples:
-        if s.evidence is not None:
+        if s.evidence is not None and (s.evidence.stabilised_xy is not None or not stabilise):
             continue
         path = root / f"{s.clip_seed}-{s.window_start}-{len(s.label)}.npz" if root is not None else None
         if path is not None and path.is_file():
             with np.load(path) as z:
-                s.evidence = CameraResidualEvidence(residual=z["residual"], prior_logit=z["prior_logit"])
-            continue
-        ev = camera_residual_evidence(s.tracks, s.image_hw, labeller=geo)
-        # stored as float16: rounded the same way whether computed now or read from the cache
-        s.evidence = CameraResidualEvidence(residual=ev.residual.astype(np.float16), prior_logit=ev.prior_logit)
+                if not stabilise or "stabilised_xy" in z.files:
+                    s.evidence = CameraResidualEvidence(
+                        residual=z["residual"], prior_logit=z["prior_logit"],
+                        stabilised_xy=z["stabilised_xy"] if stabilise else None)
+                    continue
+        ev = camera_residual_evidence(s.tracks, s.image_hw, labeller=geo, stabilise=True)
+        # residuals stored as float16: rounded the same way whether computed now or read from the cache
+        s.evidence = CameraResidualEvidence(residual=ev.residual.astype(np.float16), prior_logit=ev.prior_logit,
+                                            stabilised_xy=ev.stabilised_xy if stabilise else None)
         if path is not None:
-            tmp = path.with_name(path.name + ".tmp.npz")
-            np.savez(tmp, residual=s.evidence.residual, prior_logit=s.evidence.prior_logit)
+            tmp = _temporary(path)
+            np.savez_compressed(tmp, residual=s.evidence.residual, prior_logit=s.evidence.prior_logit,
+                                stabilised_xy=ev.stabilised_xy)
             os.replace(tmp, path)

@@ -107,6 +107,7 @@ def prepare(sample: WindowSample, model_config, idx: Optional[np.ndarray] = None
     some tracks of a window."""
     from ..contracts import Tracks
     from ..motion.classifier.preprocess import PreprocessConfig, prepare_from_tracks
+    from ..motion.residual_features import apply_evidence
 
     idx = np.arange(len(sample.label)) if idx is None else idx
     xy = sample.xy[idx]
@@ -120,9 +121,8 @@ def prepare(sample: WindowSample, model_config, idx: Optional[np.ndarray] = None
     prepared = prepare_from_tracks(tracks, None, image_hw=sample.image_hw, cfg=pcfg)
     rows = np.asarray(idx)[prepared.kept]
     prior = np.zeros(len(rows), np.float32)
-    if ev is not None:  # residuals do not change under a horizontal flip
-        prepared.inputs.depth = ev.residual[rows]
-        prior = ev.prior_logit[rows]
+    if ev is not None:  # residuals do not change under a horizontal flip; stabilised positions flip
+        prior = apply_evidence(prepared.inputs, ev, rows, sample.image_hw, flip_x=flip_x)
     return prepared.inputs, sample.label[idx][prepared.kept], prior
 
 
@@ -246,7 +246,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
     import torch
 
     from ..motion.classifier.modeling import ClassifierConfig, TrajectoryClassifier, count_parameters
-    from ..motion.learned import save_weights
+    from ..motion.learned import CAMERA_STABILISED, EVIDENCE_KINDS, save_weights
 
     torch.set_num_threads(max(1, int(cfg.threads)))
     torch.manual_seed(cfg.seed)
@@ -259,13 +259,14 @@ def train(cfg: TrainConfig, log=print) -> dict:
     val_set = build_dataset(_cache_dir(cfg), list(range(VAL_SEED_BASE, VAL_SEED_BASE + cfg.val_clips)), cfg.data,
                             progress=False)
     if cfg.evidence:
-        if cfg.evidence != "camera_residual":
-            raise ValueError(f"evidence must be '' or 'camera_residual', not {cfg.evidence!r}")
+        if cfg.evidence not in EVIDENCE_KINDS:
+            raise ValueError(f"evidence must be one of {EVIDENCE_KINDS}, not {cfg.evidence!r}")
         if not cfg.model.get("use_depth", True):
             raise ValueError("camera-residual evidence needs the depth slot: model use_depth=True")
         t1 = time.time()
-        attach_camera_residuals(train_set, _cache_dir(cfg), cfg.data)
-        attach_camera_residuals(val_set, _cache_dir(cfg), cfg.data)
+        stabilise = cfg.evidence == CAMERA_STABILISED
+        attach_camera_residuals(train_set, _cache_dir(cfg), cfg.data, stabilise=stabilise)
+        attach_camera_residuals(val_set, _cache_dir(cfg), cfg.data, stabilise=stabilise)
         log(f"camera residuals of {len(train_set) + len(val_set)} windows in {time.time() - t1:.0f}s")
     pos = float(np.mean(np.concatenate([s.label for s in train_set]))) if train_set else 0.0
     log(f"data ready in {time.time() - t0:.0f}s: {len(train_set)} train windows ({pos:.1%} moving tracks), "
