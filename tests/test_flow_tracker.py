@@ -152,3 +152,34 @@ def test_a_new_video_or_a_gap_restarts_tracking_with_new_ids(scene):
     b = tracker.track(FrameWindow(1, 10, scene.frames[10:16], 0, True))  # frames 6..9 never came
     assert not np.intersect1d(a.ids, b.ids).size
     assert np.all(b.query_frame[b.visible[:, 0]] == 0)
+
+
+def test_flow_on_two_threads_equals_flow_on_one(scene):
+    """The backward flow runs beside the forward one (two DIS instances): the same flows as in turn,
+    and so the same tracks."""
+    import cv2
+
+    from motionseg_trt.tracks.flow import DenseFlow
+
+    g0, g1 = (cv2.cvtColor(scene.frames[i], cv2.COLOR_RGB2GRAY) for i in (0, 1))
+    a = DenseFlow(parallel=True).pair(g0, g1, 1.0)
+    b = DenseFlow(parallel=False).pair(g0, g1, 1.0)
+    assert np.array_equal(a.forward, b.forward) and np.array_equal(a.backward, b.backward)
+    assert not np.array_equal(a.forward, a.backward)
+    one, two = FlowTracker(RunConfig(threads=1)), FlowTracker(RunConfig(threads=2))
+    for w in windows(scene.frames, 8, 4):
+        t1, t2 = one.track(w), two.track(w)
+        assert np.array_equal(t1.xy, t2.xy) and np.array_equal(t1.visible, t2.visible)
+
+
+def test_finest_flow_level_keeps_the_flow_resolution():
+    from motionseg_trt.tracks.flow import FINEST_SIDE, DenseFlow
+
+    flow = DenseFlow(flow_side=480)
+    flow._fit_to((270, 480))
+    assert FINEST_SIDE == 480 and flow._dis.getFinestScale() == 0
+    flow._fit_to((540, 960))
+    assert flow._dis.getFinestScale() == 1 == flow._dis_back.getFinestScale()
+    pinned = DenseFlow(finest_scale=2)
+    pinned._fit_to((270, 480))
+    assert pinned._dis.getFinestScale() == 2

@@ -69,7 +69,9 @@ class FlowTracker:
         self.conf_sigma = _option(config, "conf_sigma")
         self.texture_floor = _option(config, "texture_floor")
         self.min_track_frames = _option(config, "min_track_frames")
-        self._flow = DenseFlow(_option(config, "flow_preset"), self.flow_side, _option(config, "flow_finest_scale"))
+        # one thread asked for (benchmarks running several processes): no second flow thread either
+        self._flow = DenseFlow(_option(config, "flow_preset"), self.flow_side, _option(config, "flow_finest_scale"),
+                               parallel=config.threads != 1)
         self._next_id = 0
         self._reset_state()
 
