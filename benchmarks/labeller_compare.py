@@ -9,7 +9,8 @@ labelled by the ground-truth mask under it at its query frame, the best any labe
 tracker and densifier. Every variant sees the same
 windows and the same tracks (the embedded flow tracker) and its own fresh embedded densifier, exactly
 as ``davis_eval.py --direct`` calls the stages, so differences come from the labeller only. With
-``--track-cache`` the tracks are kept on disk (``<seq>-<frames>-<window>-<stride>[-<options hash>].npz``)
+``--track-cache`` the tracks are kept on disk (``<seq>-<frames>-<window>-<stride>-<tracker hash>.npz``, the
+hash of the tracker's options and defaults)
 and re-used by later runs (tuning a threshold costs no tracking); ``--tracker-set key=value`` changes
 the tracker for all variants.
 """
@@ -53,10 +54,13 @@ def _tracks(seq_dir: Path, windows, args):
     from motionseg_trt.contracts import Tracks
     from motionseg_trt.tracks.flow_tracker import FlowTracker
 
+    from motionseg_trt.tracks import flow, flow_tracker
+
     options = dict(kv.split("=", 1) for kv in args.tracker_set)
-    # the tracker's options are part of the cache name: other options, other tracks
-    tag = "" if not options else "-" + hashlib.sha1(json.dumps(options, sort_keys=True).encode()).hexdigest()[:8]
-    path = Path(args.track_cache) / f"{seq_dir.name}-{args.max_frames}-{args.window}-{args.stride}{tag}.npz" \
+    # the tracker's options and defaults are part of the cache name: another tracker, other tracks
+    signature = {"options": options, "defaults": dict(flow_tracker.DEFAULTS, finest_side=flow.FINEST_SIDE)}
+    tag = hashlib.sha1(json.dumps(signature, sort_keys=True).encode()).hexdigest()[:8]
+    path = Path(args.track_cache) / f"{seq_dir.name}-{args.max_frames}-{args.window}-{args.stride}-{tag}.npz" \
         if args.track_cache else None
     if path is not None and path.is_file():
         with np.load(path) as z:

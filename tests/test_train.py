@@ -89,11 +89,19 @@ def test_a_few_steps_reduce_the_loss(tmp_path):
     assert "val" in meta
 
 
-def test_dataset_key_of_the_default_generator_is_unchanged():
-    """Generator settings left at their defaults keep the cache key datasets had before DataConfig.scene
-    existed (caches stay valid); any setting makes a key of its own."""
-    assert DataConfig().key() == "48b4970287"
-    assert DataConfig(scene={"water_p": 0.2}).key() != DataConfig().key()
+def test_dataset_key_names_the_data_and_the_tracker(monkeypatch):
+    """Same configuration, same cached dataset; a generator setting or a change of the tracker's
+    defaults (other tracks) makes a key of its own."""
+    from motionseg_trt.tracks import flow, flow_tracker
+
+    key = DataConfig().key()
+    assert DataConfig().key() == key and DataConfig(scene={}).key() == key
+    assert DataConfig(scene={"water_p": 0.2}).key() != key
+    monkeypatch.setitem(flow_tracker.DEFAULTS, "fb_abs", 0.6)
+    assert DataConfig().key() != key
+    monkeypatch.undo()
+    monkeypatch.setattr(flow, "FINEST_SIDE", 240)
+    assert DataConfig().key() != key
 
 
 def test_generator_settings_reach_the_clips(tmp_path):

@@ -69,9 +69,14 @@ class DataConfig:
         return self.window + (self.windows_per_clip - 1) * self.stride
 
     def key(self) -> str:
+        """Names the cached dataset: this configuration and the embedded tracker's defaults (a tracker
+        that changed makes other tracks, so its old datasets are not reused)."""
+        from ..tracks import flow, flow_tracker
+
         d = asdict(self)
-        if not d["scene"]:  # the generator's defaults: the key that datasets had before this field
+        if not d["scene"]:  # the generator's defaults
             del d["scene"]
+        d["tracker_defaults"] = dict(flow_tracker.DEFAULTS, finest_side=flow.FINEST_SIDE)
         return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]
 
 
