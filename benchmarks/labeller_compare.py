@@ -52,13 +52,11 @@ def _tracks(seq_dir: Path, windows, args):
     """The tracker's output for every window, from the cache when present."""
     from motionseg_trt.config import RunConfig
     from motionseg_trt.contracts import Tracks
-    from motionseg_trt.tracks.flow_tracker import FlowTracker
-
-    from motionseg_trt.tracks import flow, flow_tracker
+    from motionseg_trt.tracks.flow_tracker import FlowTracker, defaults_signature
 
     options = dict(kv.split("=", 1) for kv in args.tracker_set)
     # the tracker's options and defaults are part of the cache name: another tracker, other tracks
-    signature = {"options": options, "defaults": dict(flow_tracker.DEFAULTS, finest_side=flow.FINEST_SIDE)}
+    signature = {"options": options, "defaults": defaults_signature()}
     tag = hashlib.sha1(json.dumps(signature, sort_keys=True).encode()).hexdigest()[:8]
     path = Path(args.track_cache) / f"{seq_dir.name}-{args.max_frames}-{args.window}-{args.stride}-{tag}.npz" \
         if args.track_cache else None

@@ -42,6 +42,14 @@ DEFAULTS = {
 }
 
 
+def defaults_signature() -> dict:
+    """What decides the tracks this tracker makes besides its options: its defaults and the flow's
+    finest-level rule. Caches of tracks hash it, so that a changed tracker never reuses old tracks."""
+    from .flow import FINEST_SIDE
+
+    return dict(DEFAULTS, finest_side=FINEST_SIDE)
+
+
 def _option(config: RunConfig, name: str):
     return type(DEFAULTS[name])(config.extra.get(name, DEFAULTS[name]))
 

@@ -71,12 +71,12 @@ class DataConfig:
     def key(self) -> str:
         """Names the cached dataset: this configuration and the embedded tracker's defaults (a tracker
         that changed makes other tracks, so its old datasets are not reused)."""
-        from ..tracks import flow, flow_tracker
+        from ..tracks.flow_tracker import defaults_signature
 
         d = asdict(self)
         if not d["scene"]:  # the generator's defaults
             del d["scene"]
-        d["tracker_defaults"] = dict(flow_tracker.DEFAULTS, finest_side=flow.FINEST_SIDE)
+        d["tracker_defaults"] = defaults_signature()
         return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]
 
 
