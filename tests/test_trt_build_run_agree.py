@@ -129,7 +129,10 @@ def test_learned_classifier_run_uses_the_engine_build_made(recorder, tmp_path):
     assert asked == built
     assert asked[0]["cache_dir"] == os.path.abspath(cache / "trt")
     traj = dict((row[0], row[1:]) for row in asked[0]["profiles"][0])["traj"]
-    assert traj[2] == (1, 512, 12, 2)  # [1, learned_chunk tracks, window frames, xy]
+    from motionseg_trt.motion.learned import DEFAULTS
+
+    assert DEFAULTS["learned_chunk"] == 128  # the tracks per window the shipped weights trained with
+    assert traj[2] == (1, 128, 12, 2)  # [1, learned_chunk tracks, window frames, xy]
 
 
 def test_official_classifier_run_uses_the_engine_build_made(recorder, tmp_path):

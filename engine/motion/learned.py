@@ -9,8 +9,8 @@ geometric logit is added to theirs as a prior (weights metadata ``evidence = cam
 metadata key are scored from the tracks alone. ``config.extra["learned_weights"]`` points at another
 weights file written by ``motionseg-trt train``.
 
-Tracks are scored in random chunks of about ``learned_chunk`` tracks (the size the model was trained
-on): the head's attention across tracks then sees the context it was trained with, and the cost
+Tracks are scored in random chunks of about ``learned_chunk`` tracks (128: the number per window the
+model saw in each training step): the head's attention across tracks then sees the context it was trained with, and the cost
 stays linear in the number of tracks. The moving set is ``prob > learned_threshold``, with the
 official fallback to the top 3 tracks when fewer than ``learned_min_tracks`` pass (so that the
 densifier still gets the most likely object rather than nothing only when the model is confident).
@@ -42,7 +42,9 @@ EVIDENCE_KINDS = ("", CAMERA_RESIDUAL, CAMERA_STABILISED)
 DEFAULTS = {
     "learned_threshold": 0.5,
     "learned_min_tracks": 10,
-    "learned_chunk": 512,
+    # the number of tracks per window the shipped weights saw in each training step (TrainConfig.tracks):
+    # the context they were trained with, and the cross-track attention costs the square of it
+    "learned_chunk": 128,
     "learned_seed": 0,
 }
 
@@ -96,7 +98,7 @@ def load_weights(path=None):
     return model.eval(), meta
 
 
-def score_tracks(predictor, tracks: Tracks, image_hw, chunk: int = 512, seed: int = 0,
+def score_tracks(predictor, tracks: Tracks, image_hw, chunk: int = 128, seed: int = 0,
                  evidence=None) -> np.ndarray:
     """Probability that each track moves on its own, ``[N]`` float32 (0 for tracks never visible).
 
