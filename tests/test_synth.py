@@ -188,3 +188,44 @@ def test_water_ripples_move_the_ground_texture():
     assert on_ground.sum() > 50
     diff = np.abs(clip.frames[3].astype(int) - still.frames[3].astype(int)).max(-1)[on_ground]
     assert np.mean(diff > 2) > 0.2  # the rippled texture is displaced
+
+
+def test_shadows_darken_only_the_ground_and_leave_the_ground_truth_alone():
+    """shadow_p draws from a stream of its own; a shadow changes how the ground looks, next to the
+    object, and nothing else: masks, depth, surfaces and the object's own pixels stay as they were."""
+    seed = _find(lambda s: any(x.name == "ground" for x in s.surfaces) and len(s.moving_ids) > 0)
+    cfg = SceneConfig(**SMALL, degrade=False, shadow_p=1.0)
+    scene = sample_scene(seed, cfg)
+    assert scene.cast is not None and not scene.cast.reflection
+    base = sample_scene(seed, SceneConfig(**SMALL, degrade=False))
+    assert base.cast is None and base.moving_ids == scene.moving_ids
+    assert np.array_equal(base.camera.R, scene.camera.R)
+    lit, shaded = render(base), render(scene)
+    for name in ("instances", "depth", "surface_ids"):
+        assert np.array_equal(getattr(lit, name), getattr(shaded, name))
+    ground = [i for i, s in enumerate(scene.surfaces) if s.name == "ground"][0]
+    diff = shaded.frames.astype(int) - lit.frames.astype(int)
+    changed = np.abs(diff).max(-1) > 0
+    assert changed.any()
+    assert np.all(shaded.surface_ids[changed] == ground)  # only ground pixels change ...
+    assert np.all(diff[changed] <= 0)  # ... and only get darker
+    # ... and next to the objects: below their top, and at most the shadow's length below their foot
+    sigma = scene.cast.blur_px * SMALL["width"] / 320.0
+    for t in range(len(shaded.frames)):
+        ys = np.nonzero(changed[t])[0]
+        rows = np.nonzero(shaded.instances[t] > 0)[0]
+        if len(ys) == 0:
+            continue
+        top, foot = rows.min(), rows.max()
+        assert ys.min() >= top - 4 * sigma - 1
+        assert ys.max() <= foot + scene.cast.squash * (foot - top) + 4 * sigma + 1
+
+
+def test_on_water_objects_cast_reflections():
+    seed = _find(lambda s: any(x.name == "ground" for x in s.surfaces) and len(s.moving_ids) > 0)
+    scene = sample_scene(seed, SceneConfig(**SMALL, degrade=False, water_p=1.0, shadow_p=1.0))
+    assert scene.cast is not None and scene.cast.reflection
+    plain = render(sample_scene(seed, SceneConfig(**SMALL, degrade=False, water_p=1.0)))
+    mirrored = render(scene)
+    assert np.array_equal(plain.instances, mirrored.instances)
+    assert np.abs(mirrored.frames.astype(int) - plain.frames.astype(int)).max() > 5

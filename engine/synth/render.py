@@ -14,6 +14,7 @@ import numpy as np
 from . import degrade
 from .clip import SynthClip
 from .scene import Scene, Surface
+from .shadows import cast_onto
 
 NEAR = 0.05  # camera near plane (scene units)
 
@@ -56,6 +57,8 @@ def render(scene: Scene) -> SynthClip:
     homs = np.zeros((S, T, 3, 3))
     cache: dict = {}
     noise_rng = np.random.default_rng(scene.degrade_params.get("noise_seed", scene.seed))
+    ground_si = next((i for i, s in enumerate(scene.surfaces) if s.name in ("ground", "water")), None)
+    casters = sorted({s.instance for s in scene.surfaces if s.instance}) if scene.cast and ground_si is not None else []
     xs = np.arange(W, dtype=np.float32)
     ys = np.arange(H, dtype=np.float32)
     for t in range(T):
@@ -64,6 +67,7 @@ def render(scene: Scene) -> SynthClip:
         zbuf = np.full((H, W), np.inf, np.float32)
         inst = instances[t]
         sid = sids[t]
+        cover = {k: np.zeros((H, W), np.float32) for k in casters}  # each object's visible alpha
         corners = [_corner_depths(s, cam, t) for s in scene.surfaces]
         order = sorted(range(S), key=lambda i: -float(np.mean(corners[i][:, 2])))
         for si in order:
@@ -123,10 +127,16 @@ def render(scene: Scene) -> SynthClip:
             im = img[y0:y1, x0:x1]
             im *= 1.0 - a
             im += warped[..., :3] * gain * front[..., None]
+            if s.instance in cover:
+                box = cover[s.instance][y0:y1, x0:x1]
+                np.maximum(box, a[..., 0], out=box)
             solid = front & (alpha > 0.5)
             zb[solid] = z[solid]
             inst[y0:y1, x0:x1][solid] = s.instance
             sid[y0:y1, x0:x1][solid] = si
+        visible_ground = sid == ground_si  # shadows fall where the ground is seen, never on the caster
+        for k in casters:
+            cast_onto(img, cover[k] * (inst == k), visible_ground, scene.cast)
         zbuf[~np.isfinite(zbuf)] = 0.0
         depth[t] = zbuf
         # camera-induced image motion at the centre, for camera motion blur

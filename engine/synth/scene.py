@@ -14,6 +14,7 @@ import numpy as np
 
 from . import shapes
 from .camera import CameraPath, rot_y, rot_z, sample_camera, smooth_noise
+from .shadows import Cast, sample_cast
 from .textures import jitter_colour, make_texture
 
 
@@ -35,6 +36,10 @@ class SceneConfig:
     # contrast. Optical flow spills an object's motion onto such surroundings, as it does in real
     # video. Drawn from a stream of its own, like water_p.
     smooth_p: float = 0.0
+    # Probability that the objects of a clip with a ground cast shadows on it (reflections, when the
+    # ground is water): background that moves with an object, which real video is full of
+    # (:mod:`.shadows`). Drawn from a stream of its own, like water_p.
+    shadow_p: float = 0.0
 
 
 @dataclass
@@ -65,6 +70,7 @@ class Scene:
     static_ids: tuple
     seed: int
     degrade_params: dict = field(default_factory=dict)
+    cast: Optional[Cast] = None  # shadows / reflections of the objects on the ground (None: none)
 
 
 def _loguniform(rng, lo, hi):
@@ -224,6 +230,7 @@ def sample_scene(seed: int, config: Optional[SceneConfig] = None) -> Scene:
     cam_h = scene_depth * rng.uniform(0.08, 0.35)
     base_pitch = -rng.uniform(0.0, 0.3) if has_ground else 0.0
     surfaces: list = []
+    cast = None
     flat_rng = np.random.default_rng([seed, 12])  # smooth_p's own stream (see SceneConfig)
 
     # --- background: a far backdrop, skyline layers, a ground plane or a tilted wall -------------------
@@ -273,6 +280,9 @@ def sample_scene(seed: int, config: Optional[SceneConfig] = None) -> Scene:
                              water_rng.uniform(0.3, 1.0), water_rng.uniform(0, 6.3))
             ground.name = "water"
         surfaces.append(ground)
+        cast_rng = np.random.default_rng([seed, 13])  # shadow_p's own stream (see SceneConfig)
+        if cast_rng.random() < cfg.shadow_p:
+            cast = sample_cast(cast_rng, water=ground.name == "water")
     else:
         # A close tilted wall or a slanted floor seen from above: strong depth gradient without a horizon.
         d = scene_depth * rng.uniform(0.8, 1.5)
@@ -359,7 +369,7 @@ def sample_scene(seed: int, config: Optional[SceneConfig] = None) -> Scene:
     camera = sample_camera(rng, T, W, H, focal, scene_depth, follow=follow, base_pitch=base_pitch)
     degrade_params = sample_degradation(rng, T) if cfg.degrade else {}
     return Scene(config=cfg, camera=camera, surfaces=surfaces, moving_ids=tuple(moving_ids),
-                 static_ids=tuple(static_ids), seed=seed, degrade_params=degrade_params)
+                 static_ids=tuple(static_ids), seed=seed, degrade_params=degrade_params, cast=cast)
 
 
 def sample_degradation(rng: np.random.Generator, T: int) -> dict:
