@@ -10,8 +10,8 @@ metadata key are scored from the tracks alone. ``config.extra["learned_weights"]
 weights file written by ``motionseg-trt train``.
 
 Tracks are scored in random chunks of about ``learned_chunk`` tracks (128: the number per window the
-model saw in each training step): the head's attention across tracks then sees the context it was trained with, and the cost
-stays linear in the number of tracks. The moving set is ``prob > learned_threshold``, with the
+model saw in each training step): the attention across tracks then sees the context it was trained
+with, and the cost stays linear in the number of tracks. The moving set is ``prob > learned_threshold``, with the
 official fallback to the top 3 tracks when fewer than ``learned_min_tracks`` pass (so that the
 densifier still gets the most likely object rather than nothing only when the model is confident).
 

@@ -5,8 +5,9 @@ layers and a ground plane or tilted wall at several depths, so camera translatio
 seen by a camera that pans, tilts, rolls, translates, zooms, shakes or follows a subject, with 0-4
 objects that move on their own (rigid, wobbling or articulated; entering, leaving, occluding) and
 static look-alikes with the same shapes and textures; optionally (``SceneConfig`` fields) water,
-flat backgrounds, and shadows or reflections that the objects cast on the ground. Ground truth per frame: instance masks with a
-moving flag per instance, depth, and exact point tracks (:meth:`SynthClip.gt_tracks`).
+flat backgrounds, and shadows or reflections that the objects cast on the ground. Ground truth per
+frame: instance masks with a moving flag per instance, depth, and exact point tracks
+(:meth:`SynthClip.gt_tracks`).
 """
 from __future__ import annotations
 

@@ -48,18 +48,15 @@ def cast_onto(img: np.ndarray, cover: np.ndarray, receiver: np.ndarray, cast: Ca
     # (x, y) -> (x + shear (foot - y), foot + squash (foot - y)): below the foot line, mirrored
     warp = np.array([[1.0, -cast.shear, cast.shear * foot],
                      [0.0, -cast.squash, (1.0 + cast.squash) * foot]], np.float64)
-    mask = cv2.warpAffine(cover.astype(np.float32), warp, (w, h), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    footprint = cv2.warpAffine(cover.astype(np.float32), warp, (w, h), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     sigma = cast.blur_px * w / 320.0
-    if sigma > 0.3:
-        mask = cv2.GaussianBlur(mask, (0, 0), sigma)
+    mask = cv2.GaussianBlur(footprint, (0, 0), sigma) if sigma > 0.3 else footprint
     mask = np.clip(mask, 0.0, 1.0) * receiver * cast.strength
     if cast.reflection:
         colours = cv2.warpAffine(img * cover[..., None], warp, (w, h), flags=cv2.INTER_LINEAR,
                                  borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        weight = cv2.warpAffine(cover.astype(np.float32), warp, (w, h), flags=cv2.INTER_LINEAR,
-                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        colours = colours / np.maximum(weight, 1e-3)[..., None]
+        colours = colours / np.maximum(footprint, 1e-3)[..., None]  # un-premultiply
         img *= 1.0 - mask[..., None]
         img += colours * mask[..., None]
     else:
