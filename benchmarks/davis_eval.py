@@ -1,4 +1,4 @@
-"""Accuracy (J, F, J&F) and speed of the engine on a folder of ``<seq>/{clip.mp4, masks/*.png}``.
+r"""Accuracy (J, F, J&F) and speed of the engine on a folder of ``<seq>/{clip.mp4, masks/*.png}``.
 
     python benchmarks/davis_eval.py [DATA] [--seqs bear,boat] [--max-frames 40] [--jobs 2] \
         [--motion-model geometric] [--densifier embedded|embedded-v1|embedded-v2] [--offline] \

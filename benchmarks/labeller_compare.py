@@ -1,4 +1,4 @@
-"""Mask J&F of several motion labellers on the same tracks: the tracker runs once per sequence.
+r"""Mask J&F of several motion labellers on the same tracks: the tracker runs once per sequence.
 
     python benchmarks/labeller_compare.py [DATA] --seqs bear,boat --max-frames 48 \
         --variant geometric --variant learned --variant learned:learned_weights=runs/v2/model.safetensors \
@@ -6,7 +6,9 @@
 
 Each variant is ``motion_model[:key=value,key=value]`` (RunConfig.extra), or ``oracle``: each track
 labelled by the ground-truth mask under it at its query frame, the best any labeller can do with this
-tracker and densifier. Every variant sees the same
+tracker and densifier. ``nofp:VARIANT`` and ``nofn:VARIANT`` split a labeller's distance to the oracle
+into its two kinds of error: VARIANT's labels with its false positives dropped (moving AND ground
+truth), or with its misses added (moving OR ground truth). Every variant sees the same
 windows and the same tracks (the embedded flow tracker) and its own fresh embedded densifier, exactly
 as ``davis_eval.py --direct`` calls the stages, so differences come from the labeller only. With
 ``--track-cache`` the tracks are kept on disk (``<seq>-<frames>-<window>-<stride>-<tracker hash>.npz``, the
@@ -104,6 +106,23 @@ class OracleLabeller:
         return MotionLabels(prob=moving.astype(np.float32), moving=moving, threshold=0.5)
 
 
+class CorrectedLabeller:
+    """Another labeller's labels with one kind of its errors corrected by the ground truth (evaluation
+    only): ``drop_false_positives`` keeps its moving tracks that the oracle calls moving, otherwise the
+    oracle's moving tracks are added to its own."""
+
+    def __init__(self, inner, oracle: OracleLabeller, drop_false_positives: bool):
+        self.inner, self.oracle, self.drop_false_positives = inner, oracle, drop_false_positives
+
+    def label(self, window, tracks, features=None):
+        from motionseg_trt.contracts import MotionLabels
+
+        own = self.inner.label(window, tracks, features)
+        truth = self.oracle.label(window, tracks).moving
+        moving = own.moving & truth if self.drop_false_positives else own.moving | truth
+        return MotionLabels(prob=moving.astype(np.float32), moving=moving, threshold=0.5)
+
+
 def run_sequence(seq_dir: Path, args) -> dict:
     from motionseg_trt.config import RunConfig
     from motionseg_trt.stages import build_stages
@@ -115,13 +134,16 @@ def run_sequence(seq_dir: Path, args) -> dict:
     tracks = _tracks(seq_dir, windows, args)
     results = {}
     for spec in args.variant:
-        model, extra = _variant(spec)
+        correction, _, inner_spec = spec.partition(":") if spec.startswith(("nofp:", "nofn:")) else ("", "", spec)
+        model, extra = _variant(inner_spec)
         config = RunConfig(input=str(seq_dir / "clip.mp4"), window=args.window, stride=args.stride,
                            motion_model="geometric" if model == "oracle" else model, densifier="embedded",
                            write_overlay=False, progress=False, threads=1, backend=args.backend, extra=extra)
         _, features, labeller, densifier = build_stages(config)
         if model == "oracle":
             labeller = OracleLabeller(gt_files)
+        if correction:
+            labeller = CorrectedLabeller(labeller, OracleLabeller(gt_files), drop_false_positives=correction == "nofp")
         preds = []
         for w, tr in zip(windows, tracks):
             labels = labeller.label(w, tr, features.extract(w, tr))
@@ -139,7 +161,8 @@ def main(argv=None) -> int:
     parser.add_argument("--window", type=int, default=32)
     parser.add_argument("--stride", type=int, default=16)
     parser.add_argument("--backend", default="onnxruntime", help="backend of the learned labeller")
-    parser.add_argument("--variant", action="append", required=True, help="motion_model[:key=value,...]")
+    parser.add_argument("--variant", action="append", required=True,
+                        help="motion_model[:key=value,...], oracle, or nofp:|nofn: before one of those")
     parser.add_argument("--track-cache", default="", help="keep the tracks here and re-use them")
     parser.add_argument("--tracker-set", action="append", default=[], metavar="KEY=VALUE",
                         help="a flow-tracker option (RunConfig.extra) for every variant's tracks")
