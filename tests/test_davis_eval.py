@@ -5,12 +5,9 @@ import json
 import sys
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
-from _scenes import Square, make_scene
-from _video import write_video
+from _davis_like import write_davis_like
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import davis_eval  # noqa: E402
@@ -18,15 +15,7 @@ from benchmarks import davis_eval  # noqa: E402
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    root = tmp_path_factory.mktemp("davis_like")
-    scene = make_scene(num_frames=12, height=96, width=128, pan=(1.5, 0.5),
-                       squares=(Square(36, 30, 30, (1.2, 1.0), seed=5), Square(90, 8, 22, seed=6)))
-    seq = root / "pan-square"
-    (seq / "masks").mkdir(parents=True)
-    write_video(str(seq / "clip.mp4"), scene.frames, crf=10)
-    for t, labels in enumerate(scene.labels):
-        cv2.imwrite(str(seq / "masks" / f"{t:05d}.png"), (labels > 0).astype(np.uint8) * 255)
-    return root
+    return write_davis_like(tmp_path_factory.mktemp("davis_like"))
 
 
 @pytest.mark.parametrize("mode", [["--direct"], [], ["--max-frames", "8"]])

@@ -7,12 +7,10 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-import cv2
 import numpy as np
 import pytest
 
-from _scenes import Square, make_scene
-from _video import write_video
+from _davis_like import FRAMES, SEQUENCE, write_davis_like
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import labeller_compare  # noqa: E402
@@ -20,23 +18,14 @@ from benchmarks import labeller_compare  # noqa: E402
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    root = tmp_path_factory.mktemp("davis_like")
     # a moving square and a static look-alike: the geometric labeller is right on most tracks, so
     # that both kinds of correction have something to correct only where it errs
-    scene = make_scene(num_frames=12, height=96, width=128, pan=(1.5, 0.5),
-                       squares=(Square(36, 30, 30, (1.2, 1.0), seed=5), Square(90, 8, 22, seed=6)))
-    seq = root / "pan-square"
-    (seq / "masks").mkdir(parents=True)
-    write_video(str(seq / "clip.mp4"), scene.frames, crf=10)
-    for t, labels in enumerate(scene.labels):
-        mask = labels == 1  # the moving square only, as DAVIS marks the moving object
-        cv2.imwrite(str(seq / "masks" / f"{t:05d}.png"), mask.astype(np.uint8) * 255)
-    return root
+    return write_davis_like(tmp_path_factory.mktemp("davis_like"))
 
 
 def _one_window(dataset):
-    seq = dataset / "pan-square"
-    windows = list(labeller_compare._windows(seq, 12, 8, 4))
+    seq = dataset / SEQUENCE
+    windows = list(labeller_compare._windows(seq, FRAMES, 8, 4))
     args = SimpleNamespace(tracker_set=[], track_cache="", max_frames=0, window=8, stride=4)
     return seq, windows[0], labeller_compare._tracks(seq, windows[:1], args)[0]
 
