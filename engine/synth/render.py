@@ -134,9 +134,10 @@ def render(scene: Scene) -> SynthClip:
             zb[solid] = z[solid]
             inst[y0:y1, x0:x1][solid] = s.instance
             sid[y0:y1, x0:x1][solid] = si
-        visible_ground = sid == ground_si  # shadows fall where the ground is seen, never on the caster
-        for k in casters:
-            cast_onto(img, cover[k] * (inst == k), visible_ground, scene.cast)
+        if casters:
+            visible_ground = sid == ground_si  # shadows fall where the ground is seen, never on the caster
+            for k in casters:
+                cast_onto(img, cover[k] * (inst == k), visible_ground, scene.cast)
         zbuf[~np.isfinite(zbuf)] = 0.0
         depth[t] = zbuf
         # camera-induced image motion at the centre, for camera motion blur
