@@ -1,7 +1,8 @@
-"""Track-level accuracy of the motion labellers on generated validation clips (learned vs geometric).
+r"""Track-level accuracy of the motion labellers on generated validation clips (learned vs geometric).
 
     python benchmarks/track_metrics.py [--weights W.safetensors] [--clips 25] [--cache-dir DIR] [--json out.json]
-    python benchmarks/track_metrics.py --real ../shared/data/davis16-dev [--seqs bear,boat] [--max-frames 64]
+    python benchmarks/track_metrics.py --real ../shared/data/davis16-dev [--seqs bear,boat] [--max-frames 64] \
+        [--windows-cache windows.npz]
 
 Validation clips are seeds 1000000.. of ``motionseg_trt.synth`` (never used for training), tracked by
 the embedded tracker exactly as for training (windows of 32 frames, stride 16, at most 1024 tracks kept
@@ -9,9 +10,15 @@ per window), labelled from GT masks at each track's query frame. Per labeller: A
 moving-vs-static, and precision / recall of the tracks it selects as moving (its own selection rule).
 Both labellers see the same tracks. Windows without any moving track count for precision only.
 
+Per window, F0.5 of the labeller's own moving set (``window_f05``; F0.5 weighs precision more, as
+the densifier turns every false positive track into a false mask) and the best F0.5 that any threshold
+on its score could give that window (``window_f05_best``): how much a better selection rule (a
+per-window threshold) could gain, as opposed to a better ranking of the tracks. Both are means over
+the windows that hold a moving track.
+
 ``--real DIR`` does the same on real clips ``DIR/<seq>/{clip.mp4, masks/*.png}`` (evaluation only):
 the engine's decoder, windows and tracker, each track labelled by the GT mask under it at its query
-frame (DAVIS-2016 masks mark the moving foreground object).
+frame (DAVIS-2016 masks mark the moving foreground object); ``--max-frames 0`` takes every frame.
 """
 from __future__ import annotations
 
@@ -27,6 +34,41 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
+def fbeta(moving: np.ndarray, label: np.ndarray, beta: float = 0.5) -> float:
+    """F-beta of a moving set against the labels (0 when either is empty)."""
+    moving, label = np.asarray(moving, bool), np.asarray(label, bool)
+    tp = float(np.sum(moving & label))
+    if tp == 0:
+        return 0.0
+    p, r = tp / moving.sum(), tp / label.sum()
+    return (1 + beta ** 2) * p * r / (beta ** 2 * p + r)
+
+
+def best_threshold_fbeta(prob: np.ndarray, label: np.ndarray, beta: float = 0.5) -> float:
+    """The best F-beta of ``prob > t`` over every threshold t: the moving set is always the top k
+    tracks by score, so every k is tried (tied scores enter together)."""
+    prob, label = np.asarray(prob, np.float64), np.asarray(label, bool)
+    if not label.any():
+        return 0.0
+    order = np.argsort(-prob, kind="stable")
+    tp = np.cumsum(label[order])
+    k = np.arange(1, len(prob) + 1)
+    last_of_tie = np.r_[prob[order][1:] != prob[order][:-1], True]  # a cut between distinct scores
+    p, r = tp / k, tp / label.sum()
+    f = np.where(tp > 0, (1 + beta ** 2) * p * r / np.maximum(beta ** 2 * p + r, 1e-12), 0.0)
+    return float(np.max(f[last_of_tie]))
+
+
+def window_means(probs: list, moving: list, labels: list, beta: float = 0.5) -> dict:
+    """Mean over the windows holding a moving track of the own set's F-beta and the best threshold's."""
+    rows = [(fbeta(m, y, beta), best_threshold_fbeta(p, y, beta)) for p, m, y in zip(probs, moving, labels)
+            if np.any(y)]
+    if not rows:
+        return {"window_f05": float("nan"), "window_f05_best": float("nan"), "windows_with_motion": 0}
+    own, best = np.mean(rows, 0)
+    return {"window_f05": float(own), "window_f05_best": float(best), "windows_with_motion": len(rows)}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", default="", help="learned weights (default: the shipped ones)")
@@ -36,7 +78,7 @@ def main(argv=None) -> int:
     p.add_argument("--threshold", type=float, default=None, help="learned threshold (default: labeller's)")
     p.add_argument("--real", default="", help="folder of <seq>/{clip.mp4,masks/} to evaluate on instead")
     p.add_argument("--seqs", default="", help="with --real: comma-separated sequence names")
-    p.add_argument("--max-frames", type=int, default=64, help="with --real: frames per sequence")
+    p.add_argument("--max-frames", type=int, default=64, help="with --real: frames per sequence (0: all)")
     p.add_argument("--labellers", default="learned,geometric")
     p.add_argument("--chunk", type=int, default=0, help="learned: tracks per scoring chunk (default: labeller's)")
     p.add_argument("--windows-cache", default="", help="with --real: tracked windows file (.npz) to reuse or write")
@@ -90,6 +132,7 @@ def main(argv=None) -> int:
         prob, label = np.concatenate(probs), np.concatenate(labels)
         m = track_metrics(prob, label, np.concatenate(moving))
         m["seconds_per_window"] = (time.time() - t0) / max(len(samples), 1)
+        m.update(window_means(probs, moving, labels))
         # precision / recall / F1 of a plain threshold on the score (to choose the selection threshold)
         m["sweep"] = {}
         for th in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95):
@@ -100,9 +143,11 @@ def main(argv=None) -> int:
     source = f"real clips in {args.real}" if args.real else f"{args.clips} generated validation clips"
     print(f"{len(samples)} windows from {source}, "
           f"{sum(len(s.label) for s in samples)} tracks ({sum(int(s.label.sum()) for s in samples)} moving)")
-    print(f"{'labeller':<10} {'AUC':>7} {'precision':>10} {'recall':>8} {'s/window':>9}")
+    print(f"{'labeller':<10} {'AUC':>7} {'precision':>10} {'recall':>8} {'window F0.5':>12} {'best thr.':>10} "
+          f"{'s/window':>9}")
     for name, m in results.items():
-        print(f"{name:<10} {m['auc']:7.4f} {m['precision']:10.4f} {m['recall']:8.4f} {m['seconds_per_window']:9.3f}")
+        print(f"{name:<10} {m['auc']:7.4f} {m['precision']:10.4f} {m['recall']:8.4f} {m['window_f05']:12.4f} "
+              f"{m['window_f05_best']:10.4f} {m['seconds_per_window']:9.3f}")
     for name, m in results.items():
         print(f"{name} threshold sweep: " + "  ".join(
             f"{th}: P {v['precision']:.3f} R {v['recall']:.3f} F1 {v['f1']:.3f}" for th, v in m["sweep"].items()))
@@ -131,7 +176,7 @@ def real_windows(root: Path, seqs: str, max_frames: int, data_cfg) -> list:
         tracker = FlowTracker(config)
         reader = open_frames(config.input, max_side=config.max_side, threads=1)
         for window in VideoSource(reader, window=config.window, stride=config.stride):
-            if window.start + window.length > min(max_frames, len(gt_files)):
+            if window.start + window.length > min(max_frames or len(gt_files), len(gt_files)):
                 break
             if window.length != data_cfg.window:  # a short clip's last, shorter window
                 continue
