@@ -55,13 +55,13 @@ def test_missing_or_foreign_weights_are_clear_errors(tmp_path):
 
 
 def test_moving_object_tracks_score_above_static_objects(held_out):
-    """The v2 weights separate moving objects from the background on every held-out clip, and from
-    their static look-alikes on most (measured per clip: AUC vs background 0.81 / 0.98 / 0.98 / 0.93,
-    vs static objects 0.41 / 0.87 / 0.95 / 0.51; the geometric labeller: 0.66 / 0.96 / 0.98 / 0.92
-    and 0.37 / 0.82 / 0.92 / 0.52)."""
+    """The v2 weights, scoring every track, separate moving objects from the background on every
+    held-out clip, and from their static look-alikes on most (measured per clip: AUC vs background
+    0.81 / 0.98 / 0.98 / 0.93, vs static objects 0.41 / 0.87 / 0.95 / 0.51; the geometric labeller:
+    0.66 / 0.96 / 0.98 / 0.92 and 0.37 / 0.82 / 0.92 / 0.52)."""
     from motionseg_trt.train.trainer import roc_auc
 
-    labeller = LearnedLabeller(RunConfig(backend="torch", threads=1))
+    labeller = LearnedLabeller(RunConfig(backend="torch", threads=1, extra={"learned_min_prior_logit": -12}))
     wins, vs_static, vs_background = 0, [], []
     for clip, window, tracks, inst in held_out:
         out = labeller.label(window, tracks, None)
@@ -81,12 +81,50 @@ def test_moving_object_tracks_score_above_static_objects(held_out):
     assert np.median(vs_static) > 0.6
 
 
+def test_only_plausible_tracks_are_scored(held_out):
+    """By default the model scores only the tracks whose geometric prior logit exceeds -2, among
+    themselves; the others keep the geometric probability and are never selected."""
+    from motionseg_trt.motion.learned import score_tracks
+    from motionseg_trt.motion.residual_features import camera_residual_evidence
+
+    clip, window, tracks, inst = held_out[1]
+    labeller = LearnedLabeller(RunConfig(backend="torch", threads=1))
+    assert labeller.min_prior_logit == -2.0
+    out = labeller.label(window, tracks, None)
+    ev = camera_residual_evidence(tracks, window.frames.shape[1:3])
+    plausible = ev.prior_logit > -2.0
+    assert 0 < plausible.sum() < 0.5 * tracks.num_tracks
+    prior = (1.0 / (1.0 + np.exp(-ev.prior_logit.astype(np.float64)))).astype(np.float32)
+    assert np.array_equal(out.prob[~plausible], prior[~plausible])
+    assert not out.moving[~plausible].any()
+    # the plausible tracks get exactly what scoring them alone gives
+    rows = np.flatnonzero(plausible)
+    sub = type(tracks)(xy=tracks.xy[rows], visible=tracks.visible[rows], confidence=tracks.confidence[rows],
+                       ids=tracks.ids[rows], query_frame=tracks.query_frame[rows])
+    alone = score_tracks(labeller.predictor, sub, window.frames.shape[1:3], chunk=labeller.chunk,
+                         seed=labeller.seed + window.index, evidence=ev.subset(rows))
+    assert np.array_equal(out.prob[rows], alone)
+    # and they are scored by the model: not the prior's probability
+    assert np.abs(out.prob[rows] - prior[rows]).max() > 0.05
+    # scoring every track (the bound of the prior or below) selects nearly the same moving set here
+    full = LearnedLabeller(RunConfig(backend="torch", threads=1, extra={"learned_min_prior_logit": -12})).label(
+        window, tracks, None)
+    assert not np.array_equal(full.prob[~plausible], prior[~plausible])
+    agree = np.mean(full.moving[rows] == out.moving[rows])
+    assert agree > 0.9
+    moving = np.isin(inst, list(clip.moving_ids))
+    background = ~(moving | np.isin(inst, list(clip.static_ids)))
+    assert out.moving[moving].mean() > 0.7 and out.moving[background].mean() < 0.05  # measured 0.84 / 0.026
+
+
 def test_onnxruntime_backend_matches_torch(held_out, tmp_path):
     _, window, tracks, _ = held_out[0]
     sub = type(tracks)(xy=tracks.xy[:300], visible=tracks.visible[:300], confidence=tracks.confidence[:300],
                        ids=tracks.ids[:300], query_frame=tracks.query_frame[:300])
-    ref = LearnedLabeller(RunConfig(backend="torch", threads=1)).label(window, sub, None)
-    ort = LearnedLabeller(RunConfig(backend="onnxruntime", threads=1, engine_cache=str(tmp_path))).label(window, sub, None)
+    every = {"learned_min_prior_logit": -12}  # the model scores every track: the backends are compared
+    ref = LearnedLabeller(RunConfig(backend="torch", threads=1, extra=every)).label(window, sub, None)
+    ort = LearnedLabeller(RunConfig(backend="onnxruntime", threads=1, engine_cache=str(tmp_path),
+                                    extra=every)).label(window, sub, None)
     assert np.abs(ref.prob - ort.prob).max() < 1e-4
     assert list(tmp_path.glob("onnx/learned_classifier_*.onnx"))  # exported once into the engine cache
 

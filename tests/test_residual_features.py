@@ -91,3 +91,13 @@ def test_apply_evidence_fills_depth_and_traj_and_mirrors():
     apply_evidence(flipped, ev, rows, (240, 320), flip_x=True)
     np.testing.assert_allclose(flipped.traj[..., 0], ((319 - ev.stabilised_xy[rows, :, 0]) / 320) * 2 - 1, atol=1e-6)
     np.testing.assert_array_equal(flipped.traj[..., 1], inputs.traj[..., 1])
+
+
+def test_subset_keeps_the_rows_of_every_field():
+    tracks, n_bg = _panning_scene()
+    ev = camera_residual_evidence(tracks, (240, 320), stabilise=True)
+    rows = np.array([3, n_bg, n_bg + 5])
+    sub = ev.subset(rows)
+    assert np.array_equal(sub.residual, ev.residual[rows]) and np.array_equal(sub.prior_logit, ev.prior_logit[rows])
+    assert np.array_equal(sub.stabilised_xy, ev.stabilised_xy[rows])
+    assert camera_residual_evidence(tracks, (240, 320)).subset(rows).stabilised_xy is None

@@ -11,8 +11,12 @@ weights file written by ``motionseg-trt train``.
 
 Tracks are scored in random chunks of about ``learned_chunk`` tracks (128: the number per window the
 model saw in each training step): the attention across tracks then sees the context it was trained
-with, and the cost stays linear in the number of tracks. The moving set is ``prob > learned_threshold``, with the
-official fallback to the top 3 tracks when fewer than ``learned_min_tracks`` pass (so that the
+with, and the cost stays linear in the number of tracks. With camera-residual evidence, only the
+tracks whose geometric prior logit exceeds ``learned_min_prior_logit`` (-2) are scored: the shipped
+model's own logit never exceeds about +4.6 (DAVIS), so a track below -2 can never reach the 0.95
+threshold. Such a track keeps the geometric probability, and the model scores the other ~14 % of
+tracks (DAVIS: 61.4 J&F against 61.2 scoring every track). The moving set is
+``prob > learned_threshold``, with the official fallback to the top 3 tracks when fewer than ``learned_min_tracks`` pass (so that the
 densifier still gets the most likely object rather than nothing only when the model is confident).
 
 Backends: ``config.backend == "torch"`` runs the PyTorch module; otherwise the module is exported to
@@ -46,6 +50,9 @@ DEFAULTS = {
     # the context they were trained with, and the cross-track attention costs the square of it
     "learned_chunk": 128,
     "learned_seed": 0,
+    # with camera-residual evidence: tracks whose geometric prior logit is at or below this are not
+    # scored (they keep the geometric probability); -12 (the prior's bound) or below scores every track
+    "learned_min_prior_logit": -2.0,
 }
 
 
@@ -99,15 +106,26 @@ def load_weights(path=None):
 
 
 def score_tracks(predictor, tracks: Tracks, image_hw, chunk: int = 128, seed: int = 0,
-                 evidence=None) -> np.ndarray:
+                 evidence=None, min_prior_logit: Optional[float] = None) -> np.ndarray:
     """Probability that each track moves on its own, ``[N]`` float32 (0 for tracks never visible).
 
     ``predictor`` is a ``ClassifierPredictor`` or a ``TrajectoryClassifier``. Tracks are shuffled
     with ``seed`` and scored in near-equal chunks of at most ``chunk``. ``evidence`` (a
     :class:`.residual_features.CameraResidualEvidence` of all the window's tracks) is given for weights
     trained with camera-residual evidence: its per-frame residual fills the depth slot and its prior
-    logit is added to the model's logit.
+    logit is added to the model's logit. With ``min_prior_logit`` too, only the tracks whose prior
+    logit exceeds it are scored (among themselves); the others get the prior's probability.
     """
+    if evidence is not None and min_prior_logit is not None:
+        prior = np.asarray(evidence.prior_logit, np.float64)
+        prob = (1.0 / (1.0 + np.exp(-prior))).astype(np.float32)
+        prob[~np.asarray(tracks.visible, bool).any(1)] = 0.0
+        rows = np.flatnonzero(prior > min_prior_logit)
+        if len(rows):
+            sub = Tracks(xy=tracks.xy[rows], visible=tracks.visible[rows], confidence=tracks.confidence[rows],
+                         ids=tracks.ids[rows], query_frame=tracks.query_frame[rows])
+            prob[rows] = score_tracks(predictor, sub, image_hw, chunk, seed, evidence.subset(rows))
+        return prob
     from .classifier.predictor import ClassifierPredictor
     from .classifier.preprocess import PreprocessConfig, prepare_from_tracks
     from .residual_features import apply_evidence
@@ -183,6 +201,7 @@ class LearnedLabeller:
         self.min_tracks = opt["learned_min_tracks"]
         self.chunk = opt["learned_chunk"]
         self.seed = opt["learned_seed"]
+        self.min_prior_logit = opt["learned_min_prior_logit"]
         self.model_config = model.config
         # what the depth slot carries: "" (nothing / real depth) or camera-residual evidence
         self.evidence = self.metadata.get("evidence", "")
@@ -206,12 +225,13 @@ class LearnedLabeller:
         hw = window.frames.shape[1:3]
         evidence = None
         if self.evidence:
-            from .residual_features import camera_residual_evidence
+            from .residual_features import PRIOR_LOGIT_BOUND, camera_residual_evidence
 
             evidence = camera_residual_evidence(tracks, hw, self.config,
                                                 stabilise=self.evidence == CAMERA_STABILISED)
+        gate = self.min_prior_logit if evidence is not None and self.min_prior_logit > -PRIOR_LOGIT_BOUND else None
         prob = score_tracks(self.predictor, tracks, hw, chunk=self.chunk, seed=self.seed + window.index,
-                            evidence=evidence)
+                            evidence=evidence, min_prior_logit=gate)
         moving = select(prob, self.threshold, self.min_tracks)
         return MotionLabels(prob=prob, moving=moving, threshold=self.threshold)
 

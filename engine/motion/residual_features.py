@@ -32,6 +32,12 @@ class CameraResidualEvidence:
     # [N, T, 2] float32 pixels: the tracks with the camera's motion taken out (see stabilise_tracks)
     stabilised_xy: Optional[np.ndarray] = None
 
+    def subset(self, rows: np.ndarray) -> "CameraResidualEvidence":
+        """The evidence of the tracks ``rows`` only."""
+        return CameraResidualEvidence(
+            residual=self.residual[rows], prior_logit=self.prior_logit[rows],
+            stabilised_xy=None if self.stabilised_xy is None else self.stabilised_xy[rows])
+
 
 def frame_to_reference(step_homographies: dict, num_frames: int, reference: int) -> np.ndarray:
     """``[T, 3, 3]`` homographies taking each frame's pixels to the ``reference`` frame's, chained from
