@@ -42,3 +42,24 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def stage_option(config: RunConfig, defaults: dict, name: str):
+    """``config.extra[name]`` (a ``--option``) as the type of its default, else the default. A value
+    that does not convert (``geo_threshold=abc``, ``learned_chunk=2.5``) is an ``OptionError``: one
+    line on the command line, not a traceback."""
+    from .errors import OptionError
+
+    default = defaults[name]
+    value = config.extra.get(name, default)
+    kind = type(default)
+    try:
+        if kind is bool and isinstance(value, str):
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(value)
+            return value.lower() in ("true", "1")
+        if kind is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError(value)
+        return kind(value)
+    except (TypeError, ValueError):
+        raise OptionError(f"--option {name}={value}: expected {kind.__name__} (default {default!r})") from None

@@ -3,7 +3,7 @@
 Exit codes (documented in the README):
   0  success
   1  unexpected internal error (a traceback is printed: that is a bug)
-  2  bad command line (argparse)
+  2  bad command line (argparse, or a --option value of the wrong type)
   3  bad input: missing file, not a video, no video stream, zero frames
   4  output folder exists and is not empty (use --overwrite)
   5  missing or mismatching model file / checkpoint / engine
@@ -14,6 +14,10 @@ Exit codes (documented in the README):
 
 class MotionSegError(Exception):
     exit_code = 1
+
+
+class OptionError(MotionSegError):
+    exit_code = 2
 
 
 class InputError(MotionSegError):

@@ -214,3 +214,24 @@ def test_malformed_option_is_a_usage_error(tmp_path, capsys, small_clip):
     assert code == 2
     _assert_one_line_error(err, "KEY=VALUE")
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("option, needle", [("geo_threshold=abc", "expected float"),
+                                            ("learned_chunk=2.5", "expected int")])
+def test_stage_option_of_the_wrong_type_is_a_usage_error(tmp_path, capsys, small_clip, option, needle):
+    code, _, err = _run(capsys, small_clip, "--out", tmp_path / "o", "--motion-model", "learned", "--option", option)
+    assert code == 2
+    _assert_one_line_error(err, needle)
+
+
+def test_stage_option_converts_to_the_defaults_type():
+    from motionseg_trt.config import RunConfig, stage_option
+    from motionseg_trt.errors import OptionError
+
+    defaults = {"f": 0.5, "i": 3, "b": True, "s": "1,4"}
+    opts = RunConfig(extra={"f": 2, "i": 4.0, "b": "false", "s": "2,8"})
+    assert [stage_option(opts, defaults, k) for k in "fibs"] == [2.0, 4, False, "2,8"]
+    assert stage_option(RunConfig(), defaults, "i") == 3
+    for bad in ({"i": 2.5}, {"b": "maybe"}, {"f": "x"}):
+        with pytest.raises(OptionError):
+            stage_option(RunConfig(extra=bad), defaults, next(iter(bad)))

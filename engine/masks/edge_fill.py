@@ -18,7 +18,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from ..config import RunConfig
+from ..config import RunConfig, stage_option
 from ..contracts import FrameWindow, MotionLabels, Tracks, WindowMasks
 from .grouping import ObjectIds, group_tracks
 
@@ -37,7 +37,7 @@ DEFAULTS = {
 
 
 def _option(config: RunConfig, name: str):
-    return type(DEFAULTS[name])(config.extra.get(name, DEFAULTS[name]))
+    return stage_option(config, DEFAULTS, name)
 
 
 def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ..config import RunConfig
+from ..config import RunConfig, stage_option
 from ..contracts import FrameWindow, MotionLabels, Tracks, WindowFeatures
 
 DEFAULTS = {
@@ -56,8 +56,7 @@ class PairEvidence(NamedTuple):
 
 
 def _option(config: RunConfig, name: str):
-    value = config.extra.get(name, DEFAULTS[name])
-    return type(DEFAULTS[name])(value)
+    return stage_option(config, DEFAULTS, name)
 
 
 def frame_pairs(num_frames: int, gaps: tuple[int, ...]) -> list[tuple[int, int]]:

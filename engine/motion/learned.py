@@ -32,7 +32,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..config import RunConfig
+from ..config import RunConfig, stage_option
 from ..contracts import FrameWindow, MotionLabels, Tracks, WindowFeatures
 from ..errors import ModelFileError
 
@@ -196,7 +196,7 @@ class LearnedLabeller:
         defaults = dict(DEFAULTS)
         if "threshold" in self.metadata:
             defaults["learned_threshold"] = float(self.metadata["threshold"])
-        opt = {k: type(v)(config.extra.get(k, v)) for k, v in defaults.items()}
+        opt = {k: stage_option(config, defaults, k) for k in defaults}
         self.threshold = opt["learned_threshold"]
         self.min_tracks = opt["learned_min_tracks"]
         self.chunk = opt["learned_chunk"]

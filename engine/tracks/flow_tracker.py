@@ -23,7 +23,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from ..config import RunConfig
+from ..config import RunConfig, stage_option
 from ..contracts import FrameWindow, Tracks
 from .flow import DenseFlow, flow_scale, to_flow_gray
 
@@ -51,7 +51,7 @@ def defaults_signature() -> dict:
 
 
 def _option(config: RunConfig, name: str):
-    return type(DEFAULTS[name])(config.extra.get(name, DEFAULTS[name]))
+    return stage_option(config, DEFAULTS, name)
 
 
 class _FrameRecord:
