@@ -229,3 +229,32 @@ def test_on_water_objects_cast_reflections():
     mirrored = render(scene)
     assert np.array_equal(plain.instances, mirrored.instances)
     assert np.abs(mirrored.frames.astype(int) - plain.frames.astype(int)).max() > 5
+
+
+def test_near_static_objects_are_close_static_and_leave_the_rest_alone():
+    """near_static_p adds static objects close to the camera, from a stream of its own: everything
+    else of a seed stays as it was, and the new objects move only with the camera, nearer than the
+    background (so with more parallax)."""
+    cfg = SceneConfig(**SMALL, degrade=False, near_static_p=1.0)
+    for seed in range(40):
+        base = sample_scene(seed, SceneConfig(**SMALL, degrade=False))
+        scene = sample_scene(seed, cfg)
+        assert scene.moving_ids == base.moving_ids and np.array_equal(scene.camera.R, base.camera.R)
+        assert scene.static_ids[:len(base.static_ids)] == base.static_ids
+        near = scene.static_ids[len(base.static_ids):]
+        assert 1 <= len(near) <= 3 and min(near) > max(base.moving_ids + base.static_ids, default=0)
+        assert [s.name for s in scene.surfaces if not s.name.startswith("near")] == [s.name for s in base.surfaces]
+        if not np.abs(scene.camera.centre[-1] - scene.camera.centre[0]).max() > 0.05:
+            continue
+        clip = render(scene)
+        pts = [_object_points(clip, k) for k in near]
+        pts = [p for p in pts if len(p) >= 10]
+        if not pts:
+            continue
+        for p in pts:
+            gt, _, _ = clip.gt_tracks(p, 0)
+            assert np.nanmax(np.linalg.norm(gt - _camera_prediction(clip, p), axis=-1)) < 0.05
+        near_mask = np.isin(clip.instances[0], near)
+        assert np.median(clip.depth[0][near_mask]) < np.median(clip.depth[0][clip.instances[0] == 0])
+        return
+    raise AssertionError("no seed with a translating camera and a visible near static object")

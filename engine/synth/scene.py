@@ -40,6 +40,11 @@ class SceneConfig:
     # ground is water): background that moves with an object, which real video is full of
     # (:mod:`.shadows`). Drawn from a stream of its own, like water_p.
     shadow_p: float = 0.0
+    # Probability that 1-3 extra static objects stand close to the camera (a fifth to a third of the
+    # scene's depth away): under a translating camera their parallax is as large as an object's own
+    # motion, the hardest static tracks of real video (flower pots beside a followed motorbike). Drawn
+    # from a stream of its own, like water_p; they come after the other objects' instance ids.
+    near_static_p: float = 0.0
 
 
 @dataclass
@@ -362,6 +367,12 @@ def sample_scene(seed: int, config: Optional[SceneConfig] = None) -> Scene:
         if spec["moving"] and first_moving is None:
             first_moving = k
 
+    near_rng = np.random.default_rng([seed, 17])  # near_static_p's own stream (see SceneConfig)
+    if near_rng.random() < cfg.near_static_p:
+        for k in range(len(specs) + 1, len(specs) + 1 + int(near_rng.integers(1, 4))):
+            surfaces += _near_static(near_rng, k, specs, T, W, H, focal, scene_depth, cam_h, has_ground)
+            static_ids.append(k)
+
     follow = None
     if first_moving is not None and rng.random() < (0.7 if dominant else 0.3):
         body = bodies[first_moving]
@@ -370,6 +381,31 @@ def sample_scene(seed: int, config: Optional[SceneConfig] = None) -> Scene:
     degrade_params = sample_degradation(rng, T) if cfg.degrade else {}
     return Scene(config=cfg, camera=camera, surfaces=surfaces, moving_ids=tuple(moving_ids),
                  static_ids=tuple(static_ids), seed=seed, degrade_params=degrade_params, cast=cast)
+
+
+def _near_static(rng, k: int, specs: list, T: int, W: int, H: int, focal: float, scene_depth: float,
+                 cam_h: float, has_ground: bool) -> list:
+    """The surfaces of a static object close to the camera; half of them share a moving object's
+    shape and texture (recoloured slightly), as the look-alikes do."""
+    movers = [sp for sp in specs if sp["moving"]]
+    twin = movers[int(rng.integers(len(movers)))] if movers and rng.random() < 0.5 else None
+    kind = twin["kind"] if twin else str(rng.choice(shapes.SHAPES))
+    Z0 = scene_depth * rng.uniform(0.2, 0.35)
+    h_px = H * rng.uniform(0.15, 0.5)
+    aspect = {"walker": rng.uniform(0.35, 0.6), "quadruped": rng.uniform(1.2, 2.0)}.get(kind, _loguniform(rng, 0.5, 2.0))
+    h_m = h_px * Z0 / focal
+    w_m = h_m * aspect
+    u0 = rng.uniform(0.05, 0.95) * W
+    X0 = (u0 - (W - 1) / 2) / focal * Z0
+    grounded = has_ground and rng.random() < 0.7
+    Y0 = cam_h - h_m / 2 if grounded else (rng.uniform(0.2, 0.8) * H - (H - 1) / 2) / focal * Z0
+    centre, orient = _object_motion(rng, T, np.array([X0, Y0, Z0]), 0.0, np.array([1.0, 0.0, 0.0]), grounded,
+                                    False)
+    tex_px = int(np.clip(max(h_px, h_px * aspect) * rng.uniform(0.9, 1.3), 24, 360))
+    texture = {key: jitter_colour(rng, v) for key, v in twin["texture"].items()} if twin else {}
+    parts = _object_parts(rng, kind, w_m, h_m, tex_px, T, articulate=False, texture=texture)
+    bright = 1.0 + smooth_noise(rng, T, 0.05, 0.9)
+    return _place_parts(parts, centre, orient, k, False, bright, None, 0.0, f"near{k}")
 
 
 def sample_degradation(rng: np.random.Generator, T: int) -> dict:
