@@ -84,7 +84,7 @@ def test_moving_object_tracks_score_above_static_objects(held_out):
 def test_only_plausible_tracks_are_scored(held_out):
     """By default the model scores only the tracks whose geometric prior logit exceeds -2, among
     themselves; the others keep the geometric probability and are never selected."""
-    from motionseg_trt.motion.learned import score_tracks
+    from motionseg_trt.motion.learned import score_tracks, track_rows
     from motionseg_trt.motion.residual_features import camera_residual_evidence
 
     clip, window, tracks, inst = held_out[1]
@@ -99,9 +99,7 @@ def test_only_plausible_tracks_are_scored(held_out):
     assert not out.moving[~plausible].any()
     # the plausible tracks get exactly what scoring them alone gives
     rows = np.flatnonzero(plausible)
-    sub = type(tracks)(xy=tracks.xy[rows], visible=tracks.visible[rows], confidence=tracks.confidence[rows],
-                       ids=tracks.ids[rows], query_frame=tracks.query_frame[rows])
-    alone = score_tracks(labeller.predictor, sub, window.frames.shape[1:3], chunk=labeller.chunk,
+    alone = score_tracks(labeller.predictor, track_rows(tracks, rows), window.frames.shape[1:3], chunk=labeller.chunk,
                          seed=labeller.seed + window.index, evidence=ev.subset(rows))
     assert np.array_equal(out.prob[rows], alone)
     # and they are scored by the model: not the prior's probability

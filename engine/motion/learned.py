@@ -16,8 +16,9 @@ tracks whose geometric prior logit exceeds ``learned_min_prior_logit`` (-2) are 
 model's own logit never exceeds about +4.6 (DAVIS), so a track below -2 can never reach the 0.95
 threshold. Such a track keeps the geometric probability, and the model scores the other ~14 % of
 tracks (DAVIS: 61.4 J&F against 61.2 scoring every track). The moving set is
-``prob > learned_threshold``, with the official fallback to the top 3 tracks when fewer than ``learned_min_tracks`` pass (so that the
-densifier still gets the most likely object rather than nothing only when the model is confident).
+``prob > learned_threshold``, with the official fallback to the top 3 tracks when fewer than
+``learned_min_tracks`` pass (so that the densifier still gets the most likely object rather than
+nothing only when the model is confident).
 
 Backends: ``config.backend == "torch"`` runs the PyTorch module; otherwise the module is exported to
 ONNX once per weights file (in the engine cache, as ``build`` does) and run through the runtime layer
@@ -105,6 +106,13 @@ def load_weights(path=None):
     return model.eval(), meta
 
 
+def track_rows(tracks: Tracks, rows: np.ndarray) -> Tracks:
+    """The tracks ``rows`` only, without a tracker's soft visibility / confidence values: these weights
+    were trained on the flow tracker's boolean visibility and confidence, so they are scored on those."""
+    return Tracks(xy=tracks.xy[rows], visible=tracks.visible[rows], confidence=tracks.confidence[rows],
+                  ids=tracks.ids[rows], query_frame=tracks.query_frame[rows])
+
+
 def score_tracks(predictor, tracks: Tracks, image_hw, chunk: int = 128, seed: int = 0,
                  evidence=None, min_prior_logit: Optional[float] = None) -> np.ndarray:
     """Probability that each track moves on its own, ``[N]`` float32 (0 for tracks never visible).
@@ -122,9 +130,8 @@ def score_tracks(predictor, tracks: Tracks, image_hw, chunk: int = 128, seed: in
         prob[~np.asarray(tracks.visible, bool).any(1)] = 0.0
         rows = np.flatnonzero(prior > min_prior_logit)
         if len(rows):
-            sub = Tracks(xy=tracks.xy[rows], visible=tracks.visible[rows], confidence=tracks.confidence[rows],
-                         ids=tracks.ids[rows], query_frame=tracks.query_frame[rows])
-            prob[rows] = score_tracks(predictor, sub, image_hw, chunk, seed, evidence.subset(rows))
+            prob[rows] = score_tracks(predictor, track_rows(tracks, rows), image_hw, chunk, seed,
+                                      evidence.subset(rows))
         return prob
     from .classifier.predictor import ClassifierPredictor
     from .classifier.preprocess import PreprocessConfig, prepare_from_tracks
@@ -145,9 +152,7 @@ def score_tracks(predictor, tracks: Tracks, image_hw, chunk: int = 128, seed: in
     pcfg = PreprocessConfig.for_model(model_config, use_depth=model_config.use_depth and evidence is None)
     for part in np.array_split(order, n_chunks):
         part = np.sort(part)
-        sub = Tracks(xy=tracks.xy[part], visible=tracks.visible[part], confidence=tracks.confidence[part],
-                     ids=tracks.ids[part], query_frame=tracks.query_frame[part])
-        prepared = prepare_from_tracks(sub, None, image_hw=image_hw, cfg=pcfg)
+        prepared = prepare_from_tracks(track_rows(tracks, part), None, image_hw=image_hw, cfg=pcfg)
         if prepared.inputs.num_tracks == 0:
             continue
         rows = part[prepared.kept]

@@ -321,9 +321,7 @@ def sample_scene(seed: int, config: Optional[SceneConfig] = None) -> Scene:
         else:
             Z0 = scene_depth * _loguniform(rng, 0.25, 1.6)
             h_px = H * _loguniform(rng, 0.2, 0.8)
-        aspect = {"walker": rng.uniform(0.35, 0.6), "quadruped": rng.uniform(1.2, 2.0)}.get(kind, _loguniform(rng, 0.5, 2.0))
-        h_m = h_px * Z0 / focal
-        w_m = h_m * aspect
+        aspect, h_m, w_m = _body_size(rng, kind, h_px, Z0, focal)
         enters = spec["moving"] and not is_dom and rng.random() < 0.3
         u0 = (rng.choice([-0.15, 1.15]) if enters else rng.uniform(0.1, 0.9)) * W
         if is_dom:
@@ -383,6 +381,14 @@ def sample_scene(seed: int, config: Optional[SceneConfig] = None) -> Scene:
                  static_ids=tuple(static_ids), seed=seed, degrade_params=degrade_params, cast=cast)
 
 
+def _body_size(rng, kind: str, h_px: float, Z0: float, focal: float) -> tuple:
+    """Aspect ratio and world height / width of an object ``h_px`` pixels tall at depth ``Z0``. All
+    three aspect draws are made whatever the kind, so that every kind consumes the stream alike."""
+    aspect = {"walker": rng.uniform(0.35, 0.6), "quadruped": rng.uniform(1.2, 2.0)}.get(kind, _loguniform(rng, 0.5, 2.0))
+    h_m = h_px * Z0 / focal
+    return aspect, h_m, h_m * aspect
+
+
 def _near_static(rng, k: int, specs: list, T: int, W: int, H: int, focal: float, scene_depth: float,
                  cam_h: float, has_ground: bool) -> list:
     """The surfaces of a static object close to the camera; half of them share a moving object's
@@ -392,9 +398,7 @@ def _near_static(rng, k: int, specs: list, T: int, W: int, H: int, focal: float,
     kind = twin["kind"] if twin else str(rng.choice(shapes.SHAPES))
     Z0 = scene_depth * rng.uniform(0.2, 0.35)
     h_px = H * rng.uniform(0.15, 0.5)
-    aspect = {"walker": rng.uniform(0.35, 0.6), "quadruped": rng.uniform(1.2, 2.0)}.get(kind, _loguniform(rng, 0.5, 2.0))
-    h_m = h_px * Z0 / focal
-    w_m = h_m * aspect
+    aspect, h_m, w_m = _body_size(rng, kind, h_px, Z0, focal)
     u0 = rng.uniform(0.05, 0.95) * W
     X0 = (u0 - (W - 1) / 2) / focal * Z0
     grounded = has_ground and rng.random() < 0.7
