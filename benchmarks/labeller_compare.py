@@ -8,7 +8,9 @@ Each variant is ``motion_model[:key=value,key=value]`` (RunConfig.extra), or ``o
 labelled by the ground-truth mask under it at its query frame, the best any labeller can do with this
 tracker and densifier. ``nofp:VARIANT`` and ``nofn:VARIANT`` split a labeller's distance to the oracle
 into its two kinds of error: VARIANT's labels with its false positives dropped (moving AND ground
-truth), or with its misses added (moving OR ground truth). Every variant sees the same
+truth), or with its misses added (moving OR ground truth). ``best:VARIANT`` keeps VARIANT's scores
+and gives each window the threshold with the best F0.5 against the ground truth: the most that any
+selection rule (per-window thresholds, rank cuts, cascades) could make of its ranking. Every variant sees the same
 windows and the same tracks (the embedded flow tracker) and its own fresh embedded densifier, exactly
 as ``davis_eval.py --direct`` calls the stages, so differences come from the labeller only. With
 ``--track-cache`` the tracks are kept on disk (``<seq>-<frames>-<window>-<stride>-<tracker hash>.npz``, the
@@ -31,6 +33,9 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.davis_eval import DEFAULT_DATA, _score  # noqa: E402
+from benchmarks.track_metrics import best_cut  # noqa: E402
+
+CORRECTIONS = ("nofp:", "nofn:", "best:")
 
 
 def _windows(seq_dir: Path, limit: int, window: int, stride: int):
@@ -123,6 +128,31 @@ class CorrectedLabeller:
         return MotionLabels(prob=moving.astype(np.float32), moving=moving, threshold=0.5)
 
 
+class BestThresholdLabeller:
+    """Another labeller's scores, each window cut at the threshold with the best F0.5 against the
+    oracle (evaluation only): the ceiling of any selection rule on that labeller's ranking."""
+
+    def __init__(self, inner, oracle: OracleLabeller):
+        self.inner, self.oracle = inner, oracle
+
+    def label(self, window, tracks, features=None):
+        from motionseg_trt.contracts import MotionLabels
+
+        own = self.inner.label(window, tracks, features)
+        _, threshold = best_cut(own.prob, self.oracle.label(window, tracks).moving)
+        return MotionLabels(prob=own.prob, moving=own.prob >= threshold, threshold=threshold)
+
+
+def _evaluation_labeller(correction: str, labeller, gt_files):
+    """The variant's labeller after its ``oracle`` / ``nofp:`` / ``nofn:`` / ``best:`` prefix."""
+    oracle = OracleLabeller(gt_files)
+    if correction == "best":
+        return BestThresholdLabeller(labeller, oracle)
+    if correction:
+        return CorrectedLabeller(labeller, oracle, drop_false_positives=correction == "nofp")
+    return labeller
+
+
 def run_sequence(seq_dir: Path, args) -> dict:
     from motionseg_trt.config import RunConfig
     from motionseg_trt.stages import build_stages
@@ -134,7 +164,7 @@ def run_sequence(seq_dir: Path, args) -> dict:
     tracks = _tracks(seq_dir, windows, args)
     results = {}
     for spec in args.variant:
-        correction, _, inner_spec = spec.partition(":") if spec.startswith(("nofp:", "nofn:")) else ("", "", spec)
+        correction, _, inner_spec = spec.partition(":") if spec.startswith(CORRECTIONS) else ("", "", spec)
         model, extra = _variant(inner_spec)
         config = RunConfig(input=str(seq_dir / "clip.mp4"), window=args.window, stride=args.stride,
                            motion_model="geometric" if model == "oracle" else model, densifier="embedded",
@@ -142,8 +172,7 @@ def run_sequence(seq_dir: Path, args) -> dict:
         _, features, labeller, densifier = build_stages(config)
         if model == "oracle":
             labeller = OracleLabeller(gt_files)
-        if correction:
-            labeller = CorrectedLabeller(labeller, OracleLabeller(gt_files), drop_false_positives=correction == "nofp")
+        labeller = _evaluation_labeller(correction, labeller, gt_files)
         preds = []
         for w, tr in zip(windows, tracks):
             labels = labeller.label(w, tr, features.extract(w, tr))
@@ -162,7 +191,7 @@ def main(argv=None) -> int:
     parser.add_argument("--stride", type=int, default=16)
     parser.add_argument("--backend", default="onnxruntime", help="backend of the learned labeller")
     parser.add_argument("--variant", action="append", required=True,
-                        help="motion_model[:key=value,...], oracle, or nofp:|nofn: before one of those")
+                        help="motion_model[:key=value,...], oracle, or nofp:|nofn:|best: before one of those")
     parser.add_argument("--track-cache", default="", help="keep the tracks here and re-use them")
     parser.add_argument("--tracker-set", action="append", default=[], metavar="KEY=VALUE",
                         help="a flow-tracker option (RunConfig.extra) for every variant's tracks")

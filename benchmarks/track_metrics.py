@@ -44,19 +44,27 @@ def fbeta(moving: np.ndarray, label: np.ndarray, beta: float = 0.5) -> float:
     return (1 + beta ** 2) * p * r / (beta ** 2 * p + r)
 
 
-def best_threshold_fbeta(prob: np.ndarray, label: np.ndarray, beta: float = 0.5) -> float:
-    """The best F-beta of ``prob > t`` over every threshold t: the moving set is always the top k
-    tracks by score, so every k is tried (tied scores enter together)."""
+def best_cut(prob: np.ndarray, label: np.ndarray, beta: float = 0.5) -> tuple[float, float]:
+    """The best F-beta of ``prob >= t`` over every threshold t, and that t (the lowest score in the
+    moving set; +inf, nothing moving, when no track is labelled moving). The moving set is always the
+    top k tracks by score, so every k is tried (tied scores enter together)."""
     prob, label = np.asarray(prob, np.float64), np.asarray(label, bool)
     if not label.any():
-        return 0.0
+        return 0.0, float("inf")
     order = np.argsort(-prob, kind="stable")
     tp = np.cumsum(label[order])
     k = np.arange(1, len(prob) + 1)
     last_of_tie = np.r_[prob[order][1:] != prob[order][:-1], True]  # a cut between distinct scores
     p, r = tp / k, tp / label.sum()
     f = np.where(tp > 0, (1 + beta ** 2) * p * r / np.maximum(beta ** 2 * p + r, 1e-12), 0.0)
-    return float(np.max(f[last_of_tie]))
+    f = np.where(last_of_tie, f, -1.0)  # only cuts between distinct scores are thresholds
+    best = int(np.argmax(f))
+    return float(f[best]), float(prob[order][best])
+
+
+def best_threshold_fbeta(prob: np.ndarray, label: np.ndarray, beta: float = 0.5) -> float:
+    """The best F-beta that any threshold on ``prob`` gives (see ``best_cut``)."""
+    return best_cut(prob, label, beta)[0]
 
 
 def window_means(probs: list, moving: list, labels: list, beta: float = 0.5) -> dict:

@@ -1,5 +1,5 @@
 """The labeller benchmark on a tiny generated DAVIS-like folder (never the real data): its variants,
-the oracle and the error-splitting corrections of another labeller."""
+the oracle, the error-splitting corrections of another labeller and its best per-window threshold."""
 from __future__ import annotations
 
 import json
@@ -51,9 +51,30 @@ def test_corrections_drop_false_positives_or_add_misses(dataset):
     assert (own & ~truth).any() and (~own & truth).any()  # both corrections change something
 
 
+def test_best_threshold_is_no_worse_than_any_threshold(dataset):
+    from benchmarks.track_metrics import fbeta
+    from motionseg_trt.contracts import MotionLabels
+
+    seq, window, tracks = _one_window(dataset)
+    oracle = labeller_compare.OracleLabeller(sorted((seq / "masks").glob("*.png")))
+    truth = oracle.label(window, tracks).moving
+    noisy = np.clip(truth + np.random.default_rng(0).normal(0, 0.6, truth.shape), 0, 1).astype(np.float32)
+
+    class Noisy:  # a ranking with errors, and a poor threshold of its own
+        def label(self, window, tracks, features=None):
+            return MotionLabels(prob=noisy, moving=noisy >= 0.05, threshold=0.05)
+
+    best = labeller_compare.BestThresholdLabeller(Noisy(), oracle).label(window, tracks)
+    np.testing.assert_array_equal(best.prob, noisy)  # the scores are kept, only the cut changes
+    np.testing.assert_array_equal(best.moving, noisy >= best.threshold)
+    f = fbeta(best.moving, truth)
+    assert f > fbeta(noisy >= 0.05, truth)
+    assert all(f >= fbeta(noisy >= t, truth) - 1e-9 for t in np.linspace(0, 1, 21))
+
+
 def test_benchmark_runs_every_kind_of_variant(dataset, tmp_path, capsys):
     out = tmp_path / "result.json"
-    variants = ["geometric", "oracle", "nofp:geometric", "nofn:geometric:geo_threshold=0.5"]
+    variants = ["geometric", "oracle", "nofp:geometric", "nofn:geometric:geo_threshold=0.5", "best:geometric"]
     argv = [str(dataset), "--window", "8", "--stride", "4", "--json", str(out)]
     for v in variants:
         argv += ["--variant", v]
@@ -64,5 +85,6 @@ def test_benchmark_runs_every_kind_of_variant(dataset, tmp_path, capsys):
     # the oracle finds the moving square; geometric does too on this easy scene
     assert jf["oracle"] > 0.6 and jf["geometric"] > 0.5
     assert all(0.0 <= x <= 1.0 for x in jf.values())
+    assert jf["best:geometric"] > 0.5
     printed = capsys.readouterr().out
     assert "nofp:geometric" in printed and "J&F" in printed

@@ -37,6 +37,22 @@ def test_best_threshold_fbeta_is_the_best_cut():
     assert track_metrics.best_threshold_fbeta(np.array([0.3, 0.2, 0.1]), np.array([1, 1, 0], bool)) == 1.0
 
 
+def test_best_cut_threshold_gives_its_f():
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        n = int(rng.integers(2, 40))
+        prob = np.round(rng.random(n), 1)
+        label = rng.random(n) < 0.3
+        label[0] = True
+        f, t = track_metrics.best_cut(prob, label)
+        assert track_metrics.fbeta(prob >= t, label) == pytest.approx(f)
+        assert t in prob
+    # nothing moving in truth: the best threshold selects nothing
+    f, t = track_metrics.best_cut(np.array([0.9, 0.2]), np.array([False, False]))
+    assert f == 0.0 and not (np.array([0.9, 0.2]) >= t).any()
+    assert track_metrics.best_cut(np.array([0.3, 0.2, 0.1]), np.array([1, 1, 0], bool)) == (1.0, 0.2)
+
+
 def test_window_means_count_only_windows_with_motion():
     probs = [np.array([0.9, 0.1]), np.array([0.8, 0.7])]
     labels = [np.array([True, False]), np.array([False, False])]
