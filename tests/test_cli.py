@@ -111,6 +111,21 @@ def test_full_run_and_overwrite(tmp_path, capsys, small_clip):
     assert sorted(os.listdir(out)) == ["masks", "objects.json", "run.json"]  # the old overlay is gone
 
 
+def test_default_output_folder_is_named_after_the_input(tmp_path, capsys, monkeypatch, small_clip):
+    from motionseg_trt.cli.run import default_out
+
+    monkeypatch.chdir(tmp_path)
+    code, stdout, err = _run(capsys, small_clip, "--window", "8", "--stride", "4", "--no-overlay")
+    assert code == 0, err
+    out = tmp_path / "clip_motionseg"  # small_clip is .../clip.mp4
+    assert str(out) in stdout
+    assert sorted(os.listdir(out)) == ["masks", "objects.json", "run.json"]
+    assert len(os.listdir(out / "masks")) == 16
+    # a frame folder is named after the folder, with or without a trailing slash
+    assert default_out("shots/take1/") == default_out("shots/take1") == str(tmp_path / "take1_motionseg")
+    assert default_out(".") == str(tmp_path / f"{tmp_path.name}_motionseg")
+
+
 def test_console_script_entry_point(tmp_path):
     """The installed ``motionseg-trt`` command (python -m motionseg_trt is the same entry point)."""
     proc = subprocess.run([sys.executable, "-m", "motionseg_trt", "run", str(tmp_path / "missing.mp4"),

@@ -1,8 +1,9 @@
-"""``motionseg-trt run INPUT --out DIR``: segment the moving objects of a video."""
+"""``motionseg-trt run INPUT [--out DIR]``: segment the moving objects of a video."""
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from ..config import RunConfig
 from ..errors import InputError
@@ -24,9 +25,11 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "run", help="segment the moving objects of a video",
         description="Segment every object that moves on its own in INPUT (a video file or a folder of "
-                    "JPEG/PNG frames) and write masks/, overlay.mp4, objects.json and run.json to --out.")
+                    "JPEG/PNG frames) and write masks/, overlay.mp4, objects.json and run.json to --out (default: "
+                    "INPUT's name + _motionseg, in the current folder).")
     p.add_argument("input", metavar="INPUT", help="video file (any container/codec FFmpeg reads) or frame folder")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder (must be empty or new)")
+    p.add_argument("-o", "--out", metavar="DIR",
+                   help="output folder, new or empty (default: ./NAME_motionseg for INPUT NAME.mp4 or NAME/)")
     p.add_argument("--overwrite", action="store_true", help="replace the results of an earlier run in --out")
 
     s = p.add_argument_group("streaming")
@@ -44,7 +47,7 @@ def register(subparsers) -> None:
     m.add_argument("--tracker", choices=("flow", "bootstapir"), default=None,
                    help="point tracker (default: flow for embedded, bootstapir for official)")
     m.add_argument("--motion-model", choices=("learned", "geometric", "official"), default=None,
-                   help="motion labeller (default: learned when its weights are installed, else geometric; "
+                   help="motion labeller (default: geometric, the best measured on real video; "
                         "official for --models official)")
     m.add_argument("--densifier", choices=("embedded", "sam2"), default=None,
                    help="masks from moving tracks (default: embedded; sam2 for --models official)")
@@ -86,7 +89,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         extra["sam2_image_size"] = args.sam2_image_size
     return RunConfig(
         input=args.input,
-        out=args.out,
+        out=args.out or default_out(args.input),
         overwrite=args.overwrite,
         window=args.window,
         stride=args.stride,
@@ -108,6 +111,13 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         progress=not args.no_progress,
         extra=extra,
     )
+
+
+def default_out(input_path: str) -> str:
+    """Where results go without ``--out``: beside the user, not beside the input (which may be
+    read-only), named after it so that runs on different clips do not collide."""
+    name = Path(input_path).stem or Path(input_path).resolve().name or "input"
+    return str(Path.cwd() / f"{name}_motionseg")
 
 
 class _UsageError(Exception):
