@@ -97,7 +97,8 @@ def classifier_target(config: RunConfig, window: int, checkpoint: Optional[str] 
 
         if checkpoint is None:  # the official weights, chosen as the labeller stage chooses them
             checkpoint = resolve_checkpoint(config)
-        spec = classifier_network_spec(_load_classifier(checkpoint), checkpoint, window,
+        model = _load_classifier(checkpoint)
+        spec = classifier_network_spec(model.config, checkpoint, window, lambda: model,
                                        int((config.extra or {}).get("max_tracks", MAX_TRACKS)), label=label)
         return [(str(ensure_onnx(config, spec, fp16, log=lambda m: None)), spec.profiles)]
 

@@ -127,6 +127,37 @@ def test_onnxruntime_backend_matches_torch(held_out, tmp_path):
     assert list(tmp_path.glob("onnx/learned_classifier_*.onnx"))  # exported once into the engine cache
 
 
+def test_exported_graph_runs_without_importing_torch(held_out, tmp_path):
+    """Once its graph is in the engine cache, the learned labeller (ONNX Runtime) neither imports torch
+    nor changes its scores: torch's import is most of a short clip's start-up."""
+    import json
+    import subprocess
+    import sys
+
+    _, window, tracks, _ = held_out[0]
+    first = LearnedLabeller(RunConfig(backend="onnxruntime", threads=1, engine_cache=str(tmp_path)))
+    want = first.label(window, tracks, None).prob  # exports the graph into tmp_path
+    np.savez(tmp_path / "in.npz", frames=window.frames, xy=tracks.xy, visible=tracks.visible,
+             confidence=tracks.confidence, ids=tracks.ids, query=tracks.query_frame)
+    script = f"""
+import json, sys
+import numpy as np
+from motionseg_trt.config import RunConfig
+from motionseg_trt.contracts import FrameWindow, Tracks
+from motionseg_trt.motion.learned import LearnedLabeller
+z = np.load({str(tmp_path / "in.npz")!r})
+tracks = Tracks(xy=z["xy"], visible=z["visible"], confidence=z["confidence"], ids=z["ids"], query_frame=z["query"])
+window = FrameWindow(index=0, start=0, frames=z["frames"], emit_from=0, is_last=True)
+labeller = LearnedLabeller(RunConfig(backend="onnxruntime", threads=1, engine_cache={str(tmp_path)!r}))
+np.save({str(tmp_path / "prob.npy")!r}, labeller.label(window, tracks, None).prob)
+print(json.dumps({{"torch": "torch" in sys.modules}}))
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"torch": False}
+    np.testing.assert_allclose(np.load(tmp_path / "prob.npy"), want, atol=1e-6)
+
+
 def test_selection_rule():
     p = np.array([0.9] * 12 + [0.1] * 5, np.float32)
     assert select(p, 0.5, 10).sum() == 12

@@ -106,20 +106,21 @@ def _subset(inputs: ModelInputs, idx: np.ndarray) -> ModelInputs:
     return replace(sub, mask=(~visible).astype(np.float32))
 
 
-def classifier_network_spec(model, checkpoint: Optional[str], window: int, max_tracks: int = MAX_TRACKS,
-                            label: str = "classifier"):
+def classifier_network_spec(model_config, checkpoint: Optional[str], window: int, load_model,
+                            max_tracks: int = MAX_TRACKS, label: str = "classifier"):
     """The runtime layer's description of the classifier network (same ONNX file name as the
-    ``build`` target, so a built artifact is found)."""
+    ``build`` target, so a built artifact is found). ``load_model()`` gives the PyTorch module; it is
+    called only to export the graph or to run it with the torch backend, so that a run whose graph
+    is already exported never imports torch."""
     from ...runtime.networks import NetworkSpec, weights_tag
-    from .modeling import ClassifierGraph
 
     t = max(2, int(window))
     profiles = {}
-    for name in model.input_names:
+    for name in model_config.input_names:
         if name == "traj":
             profiles[name] = ((1, 1, 2, 2), (1, max_tracks, t, 2), (1, max_tracks, t, 2))
         elif name == "dino":
-            d = model.config.dino_dim
+            d = model_config.dino_dim
             profiles[name] = ((1, 1, d), (1, max_tracks, d), (1, max_tracks, d))
         else:
             profiles[name] = ((1, 1, 2), (1, max_tracks, t), (1, max_tracks, t))
@@ -127,11 +128,16 @@ def classifier_network_spec(model, checkpoint: Optional[str], window: int, max_t
     def export(path: str, fp16: bool) -> str:
         from motionseg_trt.export.classifier import export_classifier
 
-        return export_classifier(model, path, fp16=fp16)
+        return export_classifier(load_model(), path, fp16=fp16)
 
-    return NetworkSpec(name=f"{label}_{weights_tag(checkpoint)}", input_names=list(model.input_names),
-                       output_names=list(OUTPUT_NAMES), build_module=lambda: ClassifierGraph(model).eval(),
-                       export=export, profiles=profiles, info={"config": model.config.to_dict()})
+    def build_module():
+        from .modeling import ClassifierGraph
+
+        return ClassifierGraph(load_model()).eval()
+
+    return NetworkSpec(name=f"{label}_{weights_tag(checkpoint)}", input_names=list(model_config.input_names),
+                       output_names=list(OUTPUT_NAMES), build_module=build_module,
+                       export=export, profiles=profiles, info={"config": model_config.to_dict()})
 
 
 class OfficialClassifierLabeller:
@@ -149,7 +155,7 @@ class OfficialClassifierLabeller:
         preprocess = PreprocessConfig.for_model(self.model.config, depth_sampling=depth_sampling,
                                                 depth_png_quirk=bool(extra.get("depth_png_quirk", True)))
         window = int(extra.get("clip_frames") or config.window)
-        spec = classifier_network_spec(self.model, checkpoint, window)
+        spec = classifier_network_spec(self.model.config, checkpoint, window, lambda: self.model)
         runner = make_network_runner(config, spec, log=log or (lambda m: None))
         self.core = ClassifierLabellerCore(ClassifierPredictor(runner, input_names=list(self.model.input_names)),
                                            preprocess,

@@ -9,6 +9,7 @@ official labeller and our own learned labeller use.
 """
 from __future__ import annotations
 
+import sys
 from typing import Mapping, Optional
 
 import numpy as np
@@ -64,11 +65,10 @@ class ClassifierPredictor:
 
 
 def _is_torch_module(obj) -> bool:
-    try:
-        import torch
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(obj, torch.nn.Module)
+    # a module can only exist once torch is imported: never import it just to ask (a runner of an
+    # exported graph needs no torch)
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.nn.Module)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
