@@ -127,7 +127,7 @@ def test_onnxruntime_backend_matches_torch(held_out, tmp_path):
     assert list(tmp_path.glob("onnx/learned_classifier_*.onnx"))  # exported once into the engine cache
 
 
-def test_exported_graph_runs_without_importing_torch(held_out, tmp_path):
+def test_exported_graph_runs_without_importing_torch(held_out, tmp_path, capsys):
     """Once its graph is in the engine cache, the learned labeller (ONNX Runtime) neither imports torch
     nor changes its scores: torch's import is most of a short clip's start-up."""
     import json
@@ -137,6 +137,7 @@ def test_exported_graph_runs_without_importing_torch(held_out, tmp_path):
     _, window, tracks, _ = held_out[0]
     first = LearnedLabeller(RunConfig(backend="onnxruntime", threads=1, engine_cache=str(tmp_path)))
     want = first.label(window, tracks, None).prob  # exports the graph into tmp_path
+    assert "exporting learned_classifier" in capsys.readouterr().err  # the first run says why it waits
     np.savez(tmp_path / "in.npz", frames=window.frames, xy=tracks.xy, visible=tracks.visible,
              confidence=tracks.confidence, ids=tracks.ids, query=tracks.query_frame)
     script = f"""
@@ -155,6 +156,7 @@ print(json.dumps({{"torch": "torch" in sys.modules}}))
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"torch": False}
+    assert "exporting" not in proc.stderr
     np.testing.assert_allclose(np.load(tmp_path / "prob.npy"), want, atol=1e-6)
 
 

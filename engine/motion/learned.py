@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -238,7 +239,7 @@ class LearnedLabeller:
 
             # the PyTorch module is loaded only if the graph has to be exported (first run)
             spec = learned_network_spec(config, self.weights_path, self.model_config, self._load_model)
-            backend = make_network_runner(config, spec, log=lambda m: None)
+            backend = make_network_runner(config, spec, log=_say_once)
         self.predictor = ClassifierPredictor(backend, input_names=self.model_config.input_names,
                                              threads=config.threads)
         self.predictor.model_config = self.model_config
@@ -264,6 +265,12 @@ class LearnedLabeller:
                             evidence=evidence, min_prior_logit=gate)
         moving = select(prob, self.threshold, self.min_tracks)
         return MotionLabels(prob=prob, moving=moving, threshold=self.threshold)
+
+
+def _say_once(message: str) -> None:
+    # the first run of a weights file exports its graph (about 20 s on 2 CPU cores): say why it waits
+    print(f"motionseg-trt: {message} (first run of these weights only; `motionseg-trt build --models embedded` "
+          f"does it ahead)", file=sys.stderr)
 
 
 def learned_network_spec(config: RunConfig, weights_path=None, model_config=None, load_model=None):
