@@ -232,6 +232,10 @@ class LearnedLabeller:
         self.evidence = self.metadata.get("evidence", "")
         if self.evidence not in EVIDENCE_KINDS:
             raise ModelFileError(f"{self.weights_path}: unknown evidence {self.evidence!r}")
+        # the camera evidence's labeller, made (and its options checked) before any slow export
+        from .geometric import GeometricLabeller
+
+        self.geometric = GeometricLabeller(config) if self.evidence else None
         if config.backend == "torch":
             backend = self._load_model()
         else:
@@ -258,7 +262,7 @@ class LearnedLabeller:
         if self.evidence:
             from .residual_features import PRIOR_LOGIT_BOUND, camera_residual_evidence
 
-            evidence = camera_residual_evidence(tracks, hw, self.config,
+            evidence = camera_residual_evidence(tracks, hw, self.config, labeller=self.geometric,
                                                 stabilise=self.evidence == CAMERA_STABILISED)
         gate = self.min_prior_logit if evidence is not None and self.min_prior_logit > -PRIOR_LOGIT_BOUND else None
         prob = score_tracks(self.predictor, tracks, hw, chunk=self.chunk, seed=self.seed + window.index,
