@@ -243,7 +243,7 @@ class LearnedLabeller:
 
             # the PyTorch module is loaded only if the graph has to be exported (first run)
             spec = learned_network_spec(config, self.weights_path, self.model_config, self._load_model)
-            backend = make_network_runner(config, spec, log=_say_once)
+            backend = make_network_runner(config, spec, log=_say_first_run)
         self.predictor = ClassifierPredictor(backend, input_names=self.model_config.input_names,
                                              threads=config.threads)
         self.predictor.model_config = self.model_config
@@ -271,8 +271,9 @@ class LearnedLabeller:
         return MotionLabels(prob=prob, moving=moving, threshold=self.threshold)
 
 
-def _say_once(message: str) -> None:
-    # the first run of a weights file exports its graph (about 20 s on 2 CPU cores): say why it waits
+def _say_first_run(message: str) -> None:
+    # the runtime layer speaks only when it exports the graph (about 20 s on 2 CPU cores) or builds an
+    # engine, which happens on the first run of a weights file: say why that run waits
     print(f"motionseg-trt: {message} (first run of these weights only; `motionseg-trt build --models embedded` "
           f"does it ahead)", file=sys.stderr)
 
