@@ -124,6 +124,9 @@ def test_default_output_folder_is_named_after_the_input(tmp_path, capsys, monkey
     # a frame folder is named after the folder, with or without a trailing slash
     assert default_out("shots/take1/") == default_out("shots/take1") == str(tmp_path / "take1_motionseg")
     assert default_out(".") == str(tmp_path / f"{tmp_path.name}_motionseg")
+    (tmp_path / "take.2").mkdir()  # a dot in a folder's name is not an extension
+    assert default_out("take.2/") == str(tmp_path / "take.2_motionseg")
+    assert default_out("clip.v2.mp4") == str(tmp_path / "clip.v2_motionseg")
 
 
 def test_console_script_entry_point(tmp_path):

@@ -116,7 +116,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 def default_out(input_path: str) -> str:
     """Where results go without ``--out``: beside the user, not beside the input (which may be
     read-only), named after it so that runs on different clips do not collide."""
-    name = Path(input_path).stem or Path(input_path).resolve().name or "input"
+    path = Path(input_path)
+    # a frame folder keeps its whole name (shots/take.2/ -> take.2), a video loses its extension
+    name = (path.name if path.is_dir() else path.stem) or path.resolve().name or "input"
     return str(Path.cwd() / f"{name}_motionseg")
 
 
