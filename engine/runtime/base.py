@@ -23,10 +23,15 @@ class Runner(abc.ABC):
     """
 
     name = "runner"
+    model_kind = "graph"  # what the error messages call the network: graph, engine, module
 
     def __init__(self, loader: Loader):
         self._loader = loader
         self.is_active = False
+        # tensor names in the network's order; a backend that reads them from the loaded network
+        # sets them in ``_activate_impl``
+        self._inputs: list[str] | None = None
+        self._outputs: list[str] | None = None
 
     def activate(self) -> "Runner":
         if not self.is_active:
@@ -51,12 +56,21 @@ class Runner(abc.ABC):
         return self._infer_impl(feed)
 
     @property
-    @abc.abstractmethod
-    def input_names(self) -> list[str]: ...
+    def input_names(self) -> list[str]:
+        if self._inputs is None:
+            self.activate()
+        return list(self._inputs)
 
     @property
-    @abc.abstractmethod
-    def output_names(self) -> list[str]: ...
+    def output_names(self) -> list[str]:
+        if self._outputs is None:
+            self.activate()
+        return list(self._outputs)
+
+    def _check_feed(self, feed: Mapping) -> None:
+        missing = [n for n in self.input_names if n not in feed]
+        if missing:
+            raise KeyError(f"missing inputs {missing}; the {self.model_kind} takes {self._inputs}")
 
     @abc.abstractmethod
     def _activate_impl(self) -> None: ...

@@ -20,23 +20,11 @@ class OnnxrtRunner(Runner):
         del self.session
 
     @property
-    def input_names(self) -> list[str]:
-        self.activate()
-        return list(self._inputs)
-
-    @property
-    def output_names(self) -> list[str]:
-        self.activate()
-        return list(self._outputs)
-
-    @property
     def providers(self) -> list[str]:
         self.activate()
         return list(self.session.get_providers())
 
     def _infer_impl(self, feed: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        missing = [n for n in self._inputs if n not in feed]
-        if missing:
-            raise KeyError(f"missing inputs {missing}; the graph takes {self._inputs}")
+        self._check_feed(feed)
         outs = self.session.run(self._outputs, {n: np.ascontiguousarray(feed[n]) for n in self._inputs})
         return dict(zip(self._outputs, outs))

@@ -33,6 +33,7 @@ def _torch_dtype(trt, dtype):
 
 class TrtRunner(Runner):
     name = "trt"
+    model_kind = "engine"
 
     def _activate_impl(self) -> None:
         import torch
@@ -55,25 +56,13 @@ class TrtRunner(Runner):
         del self.context
         del self.engine
 
-    @property
-    def input_names(self) -> list[str]:
-        self.activate()
-        return list(self._inputs)
-
-    @property
-    def output_names(self) -> list[str]:
-        self.activate()
-        return list(self._outputs)
-
     def infer_torch(self, feed: Mapping) -> dict:
         """Inputs as torch tensors (any device) -> outputs as CUDA torch tensors (no host copy)."""
         import torch
 
         if not self.is_active:
             self.activate()
-        missing = [n for n in self._inputs if n not in feed]
-        if missing:
-            raise KeyError(f"missing inputs {missing}; the engine takes {self._inputs}")
+        self._check_feed(feed)
         keep = []  # the engine reads these addresses asynchronously: hold the tensors until sync
         with torch.cuda.stream(self.stream):
             for name in self._inputs:

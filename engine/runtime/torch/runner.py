@@ -23,6 +23,7 @@ class ModuleLoader(Loader):
 
 class TorchRunner(Runner):
     name = "torch"
+    model_kind = "module"
 
     def __init__(self, loader: Loader, input_names: Sequence[str], output_names: Sequence[str],
                  device: str = "cpu", fp16: bool = False):
@@ -32,14 +33,6 @@ class TorchRunner(Runner):
         self.device = device
         # fp16 through autocast on CUDA only: CPU half kernels are slow or missing
         self.fp16 = bool(fp16) and str(device).startswith("cuda")
-
-    @property
-    def input_names(self) -> list[str]:
-        return list(self._inputs)
-
-    @property
-    def output_names(self) -> list[str]:
-        return list(self._outputs)
 
     def _activate_impl(self) -> None:
         self.module = self._loader()
@@ -53,9 +46,7 @@ class TorchRunner(Runner):
 
         if not self.is_active:
             self.activate()
-        missing = [n for n in self._inputs if n not in feed]
-        if missing:
-            raise KeyError(f"missing inputs {missing}; the module takes {self._inputs}")
+        self._check_feed(feed)
         args = [torch.as_tensor(feed[n]).to(self.device) for n in self._inputs]
         with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=self.fp16):
             outs = self.module(*args)
