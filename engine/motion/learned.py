@@ -291,7 +291,7 @@ def learned_network_spec(config: RunConfig, weights_path=None, model_config=None
     if load_model is None:
         def load_model():
             return load_weights(weights_path)[0]
-    chunk = int(extra.get("learned_chunk", DEFAULTS["learned_chunk"]))
+    chunk = stage_option(config, DEFAULTS, "learned_chunk")  # the labeller's own reading of it
     window = int(extra.get("clip_frames") or config.window)
     return classifier_network_spec(model_config, str(weights_path), window, load_model, max_tracks=chunk,
                                    label="learned_classifier")
