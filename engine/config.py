@@ -44,11 +44,18 @@ class RunConfig:
         return dataclasses.asdict(self)
 
 
-def stage_option(config: RunConfig, defaults: dict, name: str):
-    """``config.extra[name]`` (a ``--option``) as the type of its default, else the default. A value
-    that does not convert (``geo_threshold=abc``, ``learned_chunk=2.5``) is an ``OptionError``: one
-    line on the command line, not a traceback."""
+def stage_option(config: RunConfig, defaults: dict, name: str, limits: Optional[dict] = None):
+    """``config.extra[name]`` (a ``--option``) as the type of its default, else the default.
+
+    ``limits`` (a stage module's ``LIMITS``) may give the option ``choices``, an inclusive ``minimum``
+    / ``maximum``, or ``positive`` (above 0). A value that does not convert (``geo_threshold=abc``,
+    ``learned_chunk=2.5``) or breaks its limits is an ``OptionError``: one line on the command line,
+    not a traceback from deep inside a stage."""
     from .errors import OptionError
+
+    rule = (limits or {}).get(name, {})
+    choices, minimum, maximum = rule.get("choices"), rule.get("minimum"), rule.get("maximum")
+    positive = bool(rule.get("positive"))
 
     default = defaults[name]
     value = config.extra.get(name, default)
@@ -57,9 +64,18 @@ def stage_option(config: RunConfig, defaults: dict, name: str):
         if kind is bool and isinstance(value, str):
             if value.lower() not in ("true", "false", "1", "0"):
                 raise ValueError(value)
-            return value.lower() in ("true", "1")
-        if kind is int and isinstance(value, float) and not value.is_integer():
+            out = value.lower() in ("true", "1")
+        elif kind is int and isinstance(value, float) and not value.is_integer():
             raise ValueError(value)
-        return kind(value)
+        else:
+            out = kind(value)
     except (TypeError, ValueError):
         raise OptionError(f"--option {name}={value}: expected {kind.__name__} (default {default!r})") from None
+    if choices is not None and out not in choices:
+        raise OptionError(f"--option {name}={value}: choose one of {', '.join(map(str, choices))} "
+                          f"(default {default!r})")
+    if (minimum is not None and out < minimum) or (maximum is not None and out > maximum) or (positive and out <= 0):
+        bounds = [f"at least {minimum}"] * (minimum is not None) + [f"at most {maximum}"] * (maximum is not None)
+        bounds += ["above 0"] * positive
+        raise OptionError(f"--option {name}={value}: must be {' and '.join(bounds)} (default {default!r})")
+    return out

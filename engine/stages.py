@@ -80,6 +80,16 @@ def build_stages(config: RunConfig) -> Stages:
     tracker = _construct(_import("motionseg_trt.tracks.flow_tracker", "FlowTracker", "the flow tracker"), config)
     features = NoFeatures(config)
 
+    # The densifier before the labeller: the learned labeller's first run exports its graph (seconds),
+    # and a bad densifier --option should fail before that, not after.
+    if config.densifier == "embedded":
+        densifier_cls = _import("motionseg_trt.masks.edge_fill", "EdgeFillDensifier", "the edge-fill densifier")
+    elif config.densifier == "sam2":
+        densifier_cls = _import("motionseg_trt.masks.sam2.densifier", "Sam2Densifier", "the SAM2 densifier")
+    else:
+        raise ValueError(f"unknown densifier {config.densifier!r}; choose one of {DENSIFIERS}")
+    densifier = _construct(densifier_cls, config)
+
     if config.motion_model == "geometric":
         labeller_cls = _import("motionseg_trt.motion.geometric", "GeometricLabeller", "the geometric labeller")
     elif config.motion_model == "learned":
@@ -91,12 +101,4 @@ def build_stages(config: RunConfig) -> Stages:
     else:
         raise ValueError(f"unknown motion model {config.motion_model!r}; choose one of {MOTION_MODELS}")
     labeller = _construct(labeller_cls, config)
-
-    if config.densifier == "embedded":
-        densifier_cls = _import("motionseg_trt.masks.edge_fill", "EdgeFillDensifier", "the edge-fill densifier")
-    elif config.densifier == "sam2":
-        densifier_cls = _import("motionseg_trt.masks.sam2.densifier", "Sam2Densifier", "the SAM2 densifier")
-    else:
-        raise ValueError(f"unknown densifier {config.densifier!r}; choose one of {DENSIFIERS}")
-    densifier = _construct(densifier_cls, config)
     return Stages(tracker, features, labeller, densifier)

@@ -234,12 +234,26 @@ def test_malformed_option_is_a_usage_error(tmp_path, capsys, small_clip):
     assert not (tmp_path / "o").exists()
 
 
-@pytest.mark.parametrize("option, needle", [("geo_threshold=abc", "expected float"),
-                                            ("learned_chunk=2.5", "expected int")])
+@pytest.mark.parametrize("option, needle", [
+    ("geo_threshold=abc", "expected float"),
+    ("learned_chunk=2.5", "expected int"),
+    # values of the right type that a stage cannot use: before, some were tracebacks deep inside a
+    # stage (OpenCV's DIS on 0-px images, an unknown preset), others ran silently wrong (gap 0)
+    ("geo_model=bogus", "choose one of auto, homography, fundamental"),
+    ("densifier_version=v9", "choose one of v1, v2"),
+    ("flow_preset=slowest", "choose one of ultrafast, fast, medium"),
+    ("geo_gaps=1,x", "comma-separated frame gaps"),
+    ("geo_gaps=0", "comma-separated frame gaps"),
+    ("flow_side=0", "at least 32"),
+    ("track_target=-5", "at least 1"),
+    ("learned_threshold=1.5", "at most 1.0"),
+    ("fill_sigma=0", "above 0"),
+])
 def test_stage_option_of_the_wrong_type_is_a_usage_error(tmp_path, capsys, small_clip, option, needle):
     code, _, err = _run(capsys, small_clip, "--out", tmp_path / "o", "--motion-model", "learned", "--option", option)
     assert code == 2
     _assert_one_line_error(err, needle)
+    assert not (tmp_path / "o").exists()
 
 
 def test_stage_option_converts_to_the_defaults_type():
@@ -253,3 +267,37 @@ def test_stage_option_converts_to_the_defaults_type():
     for bad in ({"i": 2.5}, {"b": "maybe"}, {"f": "x"}):
         with pytest.raises(OptionError):
             stage_option(RunConfig(extra=bad), defaults, next(iter(bad)))
+
+
+def test_stage_option_checks_choices_and_bounds():
+    from motionseg_trt.config import RunConfig, stage_option
+    from motionseg_trt.errors import OptionError
+
+    defaults = {"f": 0.5, "i": 3, "s": "a"}
+    opts = RunConfig(extra={"f": 1.0, "i": 1, "s": "b"})
+    limits = {"f": {"minimum": 0.0, "maximum": 1.0}, "i": {"minimum": 1, "positive": True}, "s": {"choices": ("a", "b")}}
+    assert [stage_option(opts, defaults, k, limits) for k in "fis"] == [1.0, 1, "b"]  # bounds are inclusive
+    assert stage_option(RunConfig(), defaults, "s", limits) == "a"
+    assert stage_option(RunConfig(extra={"f": 7.0}), defaults, "f") == 7.0  # no limits: any float
+    for name, rule, needle in (("f", {"maximum": 0.9}, "at most 0.9"), ("i", {"minimum": 2}, "at least 2"),
+                               ("s", {"choices": ("a", "c")}, "choose one of a, c"),
+                               ("f", {"minimum": 0.0, "positive": True}, "at least 0.0 and above 0")):
+        bad = RunConfig(extra={"f": 0.0} if "positive" in rule else opts.extra)
+        with pytest.raises(OptionError, match=needle):
+            stage_option(bad, defaults, name, {name: rule})
+
+
+@pytest.mark.parametrize("module", ["motionseg_trt.motion.geometric", "motionseg_trt.motion.learned",
+                                    "motionseg_trt.tracks.flow_tracker", "motionseg_trt.masks.edge_fill",
+                                    "motionseg_trt.tracks.bootstapir.predictor"])
+def test_every_stage_limit_names_a_default_that_keeps_it(module):
+    """A limit on a misspelt name would never apply; a default outside its own limits would refuse
+    to run with no option given."""
+    import importlib
+
+    from motionseg_trt.config import RunConfig, stage_option
+
+    mod = importlib.import_module(module)
+    assert mod.LIMITS and set(mod.LIMITS) <= set(mod.DEFAULTS)
+    for name in mod.DEFAULTS:
+        assert stage_option(RunConfig(), mod.DEFAULTS, name, mod.LIMITS) == mod.DEFAULTS[name]

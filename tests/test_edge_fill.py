@@ -109,5 +109,7 @@ def test_guided_filter_keeps_edges_of_the_guide():
 
 
 def test_unknown_version_is_refused():
-    with pytest.raises(ValueError):
+    from motionseg_trt.errors import OptionError
+
+    with pytest.raises(OptionError, match="choose one of v1, v2"):
         EdgeFillDensifier(RunConfig(extra={"densifier_version": "v9"}))

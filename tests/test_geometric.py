@@ -112,6 +112,35 @@ def test_parallax_is_explained_by_the_epipolar_geometry():
     assert labels.moving[_where(near, tracks)].mean() > 0.5
 
 
+def test_fundamental_fit_falls_back_to_ransac_when_usac_fails(monkeypatch):
+    """OpenCV 5's USAC (MAGSAC++) fails an internal assertion on some ordinary point sets (DAVIS's bear,
+    which cannot be committed, so the failure is injected here): the pair is fitted by plain RANSAC
+    instead, and the parallax scene is still labelled right."""
+    import cv2
+
+    import motionseg_trt.motion.geometric as geometric
+
+    real = cv2.findFundamentalMat
+    methods = []
+
+    def usac_fails(p, q, method, *args):
+        methods.append(method)
+        if method == cv2.USAC_MAGSAC:
+            raise cv2.error("(-215:Assertion failed) !model.empty() in function 'setModelParameters'")
+        return real(p, q, method, *args)
+
+    monkeypatch.setattr(geometric.cv2, "findFundamentalMat", usac_fails)
+    scene = make_scene(num_frames=16, height=96, width=128, pan=(2.0, 0.0), near_band=(60, 96),
+                       near_factor=2.0, squares=(Square(50, 8, 24, (0.0, 1.6), seed=5),))
+    near = np.zeros_like(scene.labels, dtype=bool)
+    near[:, 62:] = True
+    near &= scene.labels == 0
+    tracks, labels = _label(scene.frames, geo_model="fundamental")
+    assert cv2.USAC_MAGSAC in methods and cv2.FM_RANSAC in methods
+    assert labels.moving[_where(scene.labels > 0, tracks)].mean() > 0.8
+    assert labels.moving[_where(near, tracks)].mean() < 0.1
+
+
 def test_an_object_larger_than_the_background_does_not_become_the_background():
     """A moving square covering most of the frame: RANSAC's best model is the square's; the border
     test picks the model whose inliers surround the image (the camera's)."""

@@ -34,10 +34,23 @@ DEFAULTS = {
     "fill_colour_weight": 2.0,  # v2: exponent of the colour likelihood
     "fill_temporal_weight": 0.5,  # v2: weight of the previous frame's carried mask against the votes
 }
+# What each option may be (stage_option's checks): a bad --option is a usage error, not a traceback.
+LIMITS = {
+    "densifier_version": {"choices": ("v1", "v2")},
+    "fill_sigma": {"positive": True},
+    "fill_link": {"positive": True},
+    "fill_min_tracks": {"minimum": 1},
+    "fill_max_objects": {"minimum": 1},
+    "fill_bg_prior": {"minimum": 0.0},
+    "fill_guided_radius": {"minimum": 1},
+    "fill_guided_eps": {"positive": True},
+    "fill_colour_weight": {"minimum": 0.0},
+    "fill_temporal_weight": {"minimum": 0.0},
+}
 
 
 def _option(config: RunConfig, name: str):
-    return stage_option(config, DEFAULTS, name)
+    return stage_option(config, DEFAULTS, name, LIMITS)
 
 
 def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
@@ -79,8 +92,6 @@ class EdgeFillDensifier:
     def __init__(self, config: Optional[RunConfig] = None):
         config = config or RunConfig()
         self.version = _option(config, "densifier_version")
-        if self.version not in ("v1", "v2"):
-            raise ValueError(f"densifier_version must be v1 or v2, not {self.version!r}")
         self.sigma = _option(config, "fill_sigma")
         self.link = _option(config, "fill_link")
         self.min_tracks = _option(config, "fill_min_tracks")

@@ -26,6 +26,7 @@ from scipy.spatial import cKDTree
 
 from ..config import RunConfig, stage_option
 from ..contracts import FrameWindow, MotionLabels, Tracks, WindowFeatures
+from ..errors import OptionError
 
 DEFAULTS = {
     "geo_gaps": "1,4,12",  # frame gaps of the pairs; pairs start every max(1, gap // 2) frames
@@ -42,6 +43,21 @@ DEFAULTS = {
     "geo_fit_points": 600,  # at most this many tracks (evenly taken) fit each pair's model
     "geo_prior_weight": 1.0,  # evidence of this many confident pairs that the track is static
 }
+# What each option may be (stage_option's checks): a bad --option is a usage error, not a traceback.
+LIMITS = {
+    "geo_model": {"choices": ("auto", "homography", "fundamental")},
+    "geo_ransac_px": {"positive": True},
+    "geo_parallax_gain": {"minimum": 0.0},
+    "geo_sigma_floor_px": {"positive": True},
+    "geo_outlier_k": {"positive": True},
+    "geo_neighbours": {"minimum": 0},
+    "geo_two_models": {"choices": (0, 1)},
+    "geo_threshold": {"minimum": 0.0, "maximum": 1.0},
+    "geo_fit_confidence": {"minimum": 0.0, "maximum": 1.0},
+    "geo_ransac_iters": {"minimum": 1},
+    "geo_fit_points": {"minimum": 15},  # a fundamental matrix is fitted from 15 points or more
+    "geo_prior_weight": {"minimum": 0.0},
+}
 
 
 class PairEvidence(NamedTuple):
@@ -56,7 +72,20 @@ class PairEvidence(NamedTuple):
 
 
 def _option(config: RunConfig, name: str):
-    return stage_option(config, DEFAULTS, name)
+    return stage_option(config, DEFAULTS, name, LIMITS)
+
+
+def _gaps(config: RunConfig) -> tuple[int, ...]:
+    """``geo_gaps``: comma-separated frame gaps, each a whole number of at least 1."""
+    text = str(_option(config, "geo_gaps"))
+    try:
+        gaps = tuple(int(g) for g in text.split(","))
+    except ValueError:
+        gaps = ()
+    if not gaps or min(gaps) < 1:
+        raise OptionError(f"--option geo_gaps={text}: expected comma-separated frame gaps of at least 1, "
+                          f"e.g. {DEFAULTS['geo_gaps']}")
+    return gaps
 
 
 def frame_pairs(num_frames: int, gaps: tuple[int, ...]) -> list[tuple[int, int]]:
@@ -108,10 +137,8 @@ class GeometricLabeller:
 
     def __init__(self, config: Optional[RunConfig] = None):
         config = config or RunConfig()
-        self.gaps = tuple(int(g) for g in str(_option(config, "geo_gaps")).split(","))
+        self.gaps = _gaps(config)
         self.model = _option(config, "geo_model")
-        if self.model not in ("auto", "homography", "fundamental"):
-            raise ValueError(f"geo_model must be auto, homography or fundamental, not {self.model!r}")
         self.ransac_px = _option(config, "geo_ransac_px")
         self.parallax_gain = _option(config, "geo_parallax_gain")
         self.sigma_floor_px = _option(config, "geo_sigma_floor_px")
@@ -143,6 +170,15 @@ class GeometricLabeller:
         in2 = p[out][inl2.ravel().astype(bool)]
         return h2 if border_coverage(in2, shape) > border_coverage(in1, shape) + 0.1 else h
 
+    def _fundamental(self, p: np.ndarray, q: np.ndarray, thr: float) -> Optional[np.ndarray]:
+        try:
+            f, _ = cv2.findFundamentalMat(p, q, cv2.USAC_MAGSAC, thr, 0.995, self.ransac_iters)
+        except cv2.error:
+            # OpenCV 5's USAC fails an internal assertion (!model.empty()) on some ordinary, well-spread
+            # point sets (seen on DAVIS's bear); plain RANSAC fits those.
+            f, _ = cv2.findFundamentalMat(p, q, cv2.FM_RANSAC, thr, 0.995, self.ransac_iters)
+        return f
+
     def _pair_residual(self, p: np.ndarray, q: np.ndarray, reliable: np.ndarray,
                        shape: tuple[int, int]) -> tuple[Optional[np.ndarray], Optional[np.ndarray]]:
         """Residual of every (p, q) under the camera model fitted to the reliable ones, and that model
@@ -160,7 +196,7 @@ class GeometricLabeller:
         h = self._homography(pf, qf, thr, shape) if self.model != "fundamental" else None
         r = transfer_error(h, p, q) if h is not None else None
         if self.model != "homography" and len(pf) >= 15:
-            f, _ = cv2.findFundamentalMat(pf, qf, cv2.USAC_MAGSAC, thr, 0.995, self.ransac_iters)
+            f = self._fundamental(pf, qf, thr)
             if f is not None and f.shape == (3, 3):
                 rf = sampson_error(f, p.astype(np.float64), q.astype(np.float64))
                 if r is None or np.sum(rf < thr) > (1.0 + self.parallax_gain) * np.sum(r < thr):

@@ -58,6 +58,12 @@ DEFAULTS = {
     # scored (they keep the geometric probability); -12 (the prior's bound) or below scores every track
     "learned_min_prior_logit": -2.0,
 }
+# What each option may be (stage_option's checks): a bad --option is a usage error, not a traceback.
+LIMITS = {
+    "learned_threshold": {"minimum": 0.0, "maximum": 1.0},
+    "learned_min_tracks": {"minimum": 0},
+    "learned_chunk": {"minimum": 1},
+}
 
 
 def default_weights_path() -> Path:
@@ -222,7 +228,7 @@ class LearnedLabeller:
         defaults = dict(DEFAULTS)
         if "threshold" in self.metadata:
             defaults["learned_threshold"] = float(self.metadata["threshold"])
-        opt = {k: stage_option(config, defaults, k) for k in defaults}
+        opt = {k: stage_option(config, defaults, k, LIMITS) for k in defaults}
         self.threshold = opt["learned_threshold"]
         self.min_tracks = opt["learned_min_tracks"]
         self.chunk = opt["learned_chunk"]
@@ -291,7 +297,7 @@ def learned_network_spec(config: RunConfig, weights_path=None, model_config=None
     if load_model is None:
         def load_model():
             return load_weights(weights_path)[0]
-    chunk = stage_option(config, DEFAULTS, "learned_chunk")  # the labeller's own reading of it
+    chunk = stage_option(config, DEFAULTS, "learned_chunk", LIMITS)  # the labeller's own reading of it
     window = int(extra.get("clip_frames") or config.window)
     return classifier_network_spec(model_config, str(weights_path), window, load_model, max_tracks=chunk,
                                    label="learned_classifier")

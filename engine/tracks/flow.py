@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-_PRESETS = {
+DIS_PRESETS = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
     "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
     "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
@@ -78,11 +78,11 @@ class DenseFlow:
 
     def __init__(self, preset: str = "ultrafast", flow_side: int = 480, finest_scale: int = -1,
                  parallel: bool = True):
-        if preset not in _PRESETS:
-            raise ValueError(f"unknown DIS preset {preset!r}; choose one of {sorted(_PRESETS)}")
+        if preset not in DIS_PRESETS:
+            raise ValueError(f"unknown DIS preset {preset!r}; choose one of {sorted(DIS_PRESETS)}")
         self.flow_side = int(flow_side)
-        self._dis = cv2.DISOpticalFlow_create(_PRESETS[preset])
-        self._dis_back = cv2.DISOpticalFlow_create(_PRESETS[preset])
+        self._dis = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
+        self._dis_back = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
         self._pool = None
         if parallel:
             from concurrent.futures import ThreadPoolExecutor

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..config import RunConfig, stage_option
 from ..contracts import FrameWindow, Tracks
-from .flow import DenseFlow, flow_scale, to_flow_gray
+from .flow import DIS_PRESETS, DenseFlow, flow_scale, to_flow_gray
 
 DEFAULTS = {
     "flow_side": 480,  # longest side of the images DIS runs on
@@ -40,6 +40,20 @@ DEFAULTS = {
     "min_track_frames": 2,  # tracks seen in fewer frames of a window (and ended) are left out of it
     "texture_floor": 1e-4,  # confidence *= lam / (lam + floor), lam = smallest structure-tensor eigenvalue
 }
+# What each option may be (stage_option's checks): a bad --option is a usage error, not a traceback.
+LIMITS = {
+    "flow_side": {"minimum": 32},  # DIS needs images of at least 12 px
+    "flow_preset": {"choices": tuple(DIS_PRESETS)},
+    "flow_finest_scale": {"minimum": -1},
+    "track_spacing": {"minimum": 0.0},
+    "track_target": {"minimum": 1},
+    "max_per_cell": {"minimum": 1},
+    "fb_rel": {"minimum": 0.0},
+    "fb_abs": {"minimum": 0.0},
+    "conf_sigma": {"positive": True},
+    "min_track_frames": {"minimum": 1},
+    "texture_floor": {"minimum": 0.0},
+}
 
 
 def defaults_signature() -> dict:
@@ -51,7 +65,7 @@ def defaults_signature() -> dict:
 
 
 def _option(config: RunConfig, name: str):
-    return stage_option(config, DEFAULTS, name)
+    return stage_option(config, DEFAULTS, name, LIMITS)
 
 
 class _FrameRecord:

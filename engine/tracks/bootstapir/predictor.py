@@ -45,7 +45,7 @@ from typing import Optional
 
 import numpy as np
 
-from ...config import RunConfig
+from ...config import RunConfig, stage_option
 from ...contracts import FrameWindow, Tracks
 
 MODEL_SIZE = 256  # BootsTAPIR's training / inference resolution
@@ -56,6 +56,9 @@ DEFAULTS = {
     "tracker_seed": 0,
     "tracker_frame_chunk": 10,
 }
+# What each option may be (stage_option's checks): a bad --option is a usage error, not a traceback.
+LIMITS = {k: {"minimum": 1} for k in ("tracker_query_stride", "tracker_max_tracks", "tracker_query_chunk",
+                                      "tracker_frame_chunk")}
 
 
 def grid_spacing(height: int, width: int) -> int:
@@ -190,13 +193,12 @@ class BootsTapirTracker:
 
     def __init__(self, config: Optional[RunConfig] = None, *, model=None, engine=None):
         self.config = config or RunConfig()
-        extra = self.config.extra or {}
-        opt = {k: type(v)(extra.get(k, v)) for k, v in DEFAULTS.items()}
-        self.query_stride = max(1, opt["tracker_query_stride"])
-        self.max_tracks = max(1, opt["tracker_max_tracks"])
-        self.query_chunk = max(1, opt["tracker_query_chunk"])
+        opt = {k: stage_option(self.config, DEFAULTS, k, LIMITS) for k in DEFAULTS}
+        self.query_stride = opt["tracker_query_stride"]
+        self.max_tracks = opt["tracker_max_tracks"]
+        self.query_chunk = opt["tracker_query_chunk"]
         self.seed = opt["tracker_seed"]
-        self.frame_chunk = max(1, opt["tracker_frame_chunk"])
+        self.frame_chunk = opt["tracker_frame_chunk"]
         self._model = model
         self._engine = engine
         self.reset()
