@@ -142,6 +142,15 @@ def test_camera_residual_evidence_training(tmp_path, evidence):
     (["--size", "320"], "--size must be WIDTHxHEIGHT"),
     (["--scene", "water=0.2"], "--scene takes KEY=VALUE"),
     (["--scene", "water_p=lots"], "is not a float"),
+    (["--seeds", "5-1"], "rising ranges"),
+    (["--seeds", "0-x"], "rising ranges"),
+    (["--seeds", ","], "names no seed"),
+    (["--seeds", "999999-1000001"], "must stay below"),
+    (["--epochs", "0"], "--epochs must be at least 1"),
+    (["--batch", "0"], "--batch must be at least 1"),
+    (["--lr", "0"], "--lr must be above 0"),
+    (["--threshold", "1.5"], "a probability in [0, 1]"),
+    (["--threshold", "auto", "--val-clips", "0"], "give --val-clips 1 or more"),
 ])
 def test_train_cli_bad_generator_options_are_usage_errors(tmp_path, capsys, argv, needle):
     from motionseg_trt.cli.main import main

@@ -48,8 +48,13 @@ def main(args: argparse.Namespace) -> int:
     from ..train.data import DataConfig
     from ..train.trainer import TrainConfig, train
 
+    from ..train.trainer import parse_seeds
+
     try:
         width, height = _size(args.size)
+        _check_numbers(args)
+        if args.seeds:
+            parse_seeds(args.seeds)  # the trainer parses it again; a bad spec is refused before any work
         scene = {}
         for item in args.scene:
             key, sep, value = item.partition("=")
@@ -84,6 +89,27 @@ def _parse_like(default, value: str):
         return type(default)(value)
     except ValueError:
         raise ValueError(f"--scene value {value!r} is not a {type(default).__name__}") from None
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    """The numeric flags' ranges (a zero epoch count or batch would fail deep inside training)."""
+    for flag, value, low in (("--clips", args.clips, 1), ("--val-clips", args.val_clips, 0),
+                             ("--epochs", args.epochs, 1), ("--batch", args.batch, 1), ("--tracks", args.tracks, 1),
+                             ("--threads", args.threads, 1), ("--max-steps", args.max_steps, 0)):
+        if value < low:
+            raise ValueError(f"{flag} must be at least {low}, not {value}")
+    if not args.lr > 0:
+        raise ValueError(f"--lr must be above 0, not {args.lr}")
+    if args.threshold == "auto":
+        if args.val_clips < 1:
+            raise ValueError("--threshold auto chooses the threshold on validation clips: give --val-clips 1 or more")
+        return
+    try:
+        threshold = float(args.threshold)
+    except ValueError:
+        threshold = float("nan")
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"--threshold must be 'auto' or a probability in [0, 1], not {args.threshold!r}")
 
 
 def _size(text: str) -> tuple[int, int]:

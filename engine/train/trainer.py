@@ -85,14 +85,19 @@ def _cache_dir(cfg: TrainConfig) -> Path:
 
 
 def parse_seeds(spec: str) -> list[int]:
-    """"0-99,150-199,7" -> [0..99, 150..199, 7] (inclusive ranges)."""
+    """"0-99,150-199,7" -> [0..99, 150..199, 7] (inclusive ranges). A part that is not a seed or a
+    rising range, or a spec with no seed at all, is a ``ValueError`` that says which."""
     seeds: list[int] = []
     for part in spec.split(","):
         part = part.strip()
         if not part:
             continue
         a, _, b = part.partition("-")
+        if not a.strip().isdigit() or not (b or a).strip().isdigit() or int(b or a) < int(a):
+            raise ValueError(f"--seeds takes seeds and rising ranges such as 0-99,150-199,7, not {part!r}")
         seeds += list(range(int(a), int(b or a) + 1))
+    if not seeds:
+        raise ValueError(f"--seeds {spec!r} names no seed")
     if any(s >= VAL_SEED_BASE for s in seeds):
         raise ValueError(f"training seeds must stay below {VAL_SEED_BASE} (validation seeds)")
     return seeds
