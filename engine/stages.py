@@ -64,6 +64,9 @@ def _construct(cls, config: RunConfig):
 
 
 def build_stages(config: RunConfig) -> Stages:
+    from .runtime.device import check_device
+
+    check_device(config)
     if config.models == "official":
         build = _import("motionseg_trt.official", "build_stages", "the official model set")
         try:

@@ -301,3 +301,25 @@ def test_every_stage_limit_names_a_default_that_keeps_it(module):
     assert mod.LIMITS and set(mod.LIMITS) <= set(mod.DEFAULTS)
     for name in mod.DEFAULTS:
         assert stage_option(RunConfig(), mod.DEFAULTS, name, mod.LIMITS) == mod.DEFAULTS[name]
+
+
+@pytest.mark.parametrize("providers, code", [(["CPUExecutionProvider"], 6),
+                                             (["CUDAExecutionProvider", "CPUExecutionProvider"], 0)])
+def test_device_cuda_without_a_cuda_provider_is_exit_6(tmp_path, capsys, monkeypatch, small_clip, providers, code):
+    """ONNX Runtime would fall back to the CPU without a word: a run that asked for CUDA says what is
+    missing instead (the providers are faked, so this holds on a GPU machine too)."""
+    import onnxruntime as ort
+
+    from motionseg_trt.config import RunConfig
+    from motionseg_trt.runtime.device import check_device
+
+    monkeypatch.setattr(ort, "get_available_providers", lambda: providers)
+    if code:
+        got, _, err = _run(capsys, small_clip, "--out", tmp_path / "o", "--device", "cuda")
+        assert got == 6
+        _assert_one_line_error(err, "no CUDA provider")
+        assert not (tmp_path / "o").exists()
+    else:
+        check_device(RunConfig(device="cuda"))  # no error: the run may go on
+    check_device(RunConfig(device="cpu"))
+    check_device(RunConfig(device="cuda", backend="trt"))  # TensorRT's loader checks for itself

@@ -243,7 +243,7 @@ class LearnedLabeller:
 
         self.geometric = GeometricLabeller(config) if self.evidence else None
         if config.backend == "torch":
-            backend = self._load_model()
+            backend = self._load_model().to(config.device)  # the predictor feeds it on its own device
         else:
             from ..runtime.networks import make_network_runner
 
