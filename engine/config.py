@@ -9,6 +9,31 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 
+class StageOptions(dict):
+    """``RunConfig.extra``: a dict that remembers which keys the stages asked for, so that a run can
+    name the ``--option`` that nothing read (a misspelt key would otherwise change nothing, silently)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.asked: set = set()
+
+    def get(self, key, default=None):
+        self.asked.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key):
+        self.asked.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key):
+        self.asked.add(key)
+        return super().__contains__(key)
+
+    def unread(self) -> list:
+        """The keys given that no stage has asked for (so far)."""
+        return [k for k in self.keys() if k not in self.asked]
+
+
 @dataclass
 class RunConfig:
     # input / output
@@ -38,7 +63,11 @@ class RunConfig:
     # output
     write_overlay: bool = True
     progress: bool = True
-    extra: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=StageOptions)
+
+    def __post_init__(self):
+        if not isinstance(self.extra, StageOptions):  # the same object when it is one: reads stay counted
+            self.extra = StageOptions(self.extra or {})
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -17,7 +17,7 @@ from typing import Optional
 import numpy as np
 
 from . import __version__
-from .config import RunConfig
+from .config import RunConfig, StageOptions
 from .contracts import FrameWindow, WindowMasks
 from .io.decode import open_frames
 from .io.output_dir import check_output_dir, prepare_output_dir
@@ -199,4 +199,8 @@ def run_warnings(config: RunConfig, status) -> list[str]:
                         f"first at frame {status.corrupt_frames[0]}")
     if config.fp16 and config.device == "cpu":
         warnings.append("--fp16 has no effect on CPU")
+    unread = config.extra.unread() if isinstance(config.extra, StageOptions) else []
+    if unread:
+        warnings.append(f"no stage of this run read {', '.join(f'{k}={config.extra.get(k)!r}' for k in unread)} "
+                        f"(a misspelt --option, or one for another stage; they are listed in docs/readme/*.md)")
     return warnings

@@ -323,3 +323,27 @@ def test_device_cuda_without_a_cuda_provider_is_exit_6(tmp_path, capsys, monkeyp
         check_device(RunConfig(device="cuda"))  # no error: the run may go on
     check_device(RunConfig(device="cpu"))
     check_device(RunConfig(device="cuda", backend="trt"))  # TensorRT's loader checks for itself
+
+
+def test_an_option_no_stage_reads_is_named_in_a_warning(tmp_path, capsys, small_clip):
+    """A misspelt --option key changes nothing; the run says so (stderr and run.json) rather than
+    leaving the user to believe it took effect. Keys the stages did read are not named."""
+    code, _, err = _run(capsys, small_clip, "--out", tmp_path / "o", "--no-overlay",
+                        "--option", "geo_modle=auto", "--option", "geo_outlier_k=3")
+    assert code == 0, err
+    warnings = json.loads((tmp_path / "o" / "run.json").read_text())["warnings"]
+    assert len(warnings) == 1 and "geo_modle='auto'" in warnings[0] and "geo_outlier_k" not in warnings[0]
+    assert "warning: no stage of this run read geo_modle='auto'" in err
+
+
+def test_stage_options_remember_what_was_read():
+    from motionseg_trt.config import RunConfig, StageOptions
+
+    config = RunConfig(extra={"a": 1, "b": 2, "c": 3})
+    assert isinstance(config.extra, StageOptions) and config.extra.unread() == ["a", "b", "c"]
+    assert config.extra.get("a") == 1 and config.extra["b"] == 2 and "z" not in config.extra
+    assert config.extra.unread() == ["c"]
+    import dataclasses
+
+    assert dataclasses.replace(config, window=8).extra is config.extra  # a copy of the config shares the reads
+    assert config.to_dict()["extra"] == {"a": 1, "b": 2, "c": 3}
