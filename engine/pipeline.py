@@ -201,6 +201,7 @@ def run_warnings(config: RunConfig, status) -> list[str]:
         warnings.append("--fp16 has no effect on CPU")
     unread = config.extra.unread() if isinstance(config.extra, StageOptions) else []
     if unread:
-        warnings.append(f"no stage of this run read {', '.join(f'{k}={config.extra.get(k)!r}' for k in unread)} "
-                        f"(a misspelt --option, or one for another stage; they are listed in docs/readme/*.md)")
+        given = ", ".join(f"{k}={dict.get(config.extra, k)!r}" for k in unread)
+        warnings.append(f"no stage of this run read {given} (a misspelt --option, or one for another stage; "
+                        f"they are listed in docs/readme/*.md)")
     return warnings

@@ -46,9 +46,7 @@ def register(subparsers) -> None:
 def main(args: argparse.Namespace) -> int:
     from ..synth import SceneConfig
     from ..train.data import DataConfig
-    from ..train.trainer import TrainConfig, train
-
-    from ..train.trainer import parse_seeds
+    from ..train.trainer import TrainConfig, parse_seeds, train
 
     try:
         width, height = _size(args.size)
