@@ -15,6 +15,7 @@ COMMANDS = {
     "build": "build",
     "download": "download",
     "train": "train",
+    "eval": "evaluate",
 }
 
 
