@@ -2,15 +2,18 @@ r"""Accuracy (J, F, J&F) and speed of the engine on a folder of ``<seq>/{clip.mp
 
     python benchmarks/davis_eval.py [DATA] [--seqs bear,boat] [--max-frames 40] [--jobs 2] \
         [--motion-model geometric] [--densifier embedded|embedded-v1|embedded-v2] [--offline] \
-        [--window 32 --stride 16] [--overlay] [--direct] [--json out.json] [--set key=value ...]
+        [--window 32 --stride 16] [--overlay] [--direct] [--skip-first-last] [--json out.json] \
+        [--set key=value ...]
 
 Each clip goes through the product itself (``run_pipeline``: decode, stages, writers; the overlay
 video only with ``--overlay``), and the written ``masks/*.png`` are scored. ``--direct`` calls the
 stages without writers instead (quicker when tuning). ``--max-frames N`` feeds the first N frames
 (as a PNG folder, lossless) instead of the whole clip.
 
-DAVIS protocol for moving-object segmentation: predictions are binarised (> 0); J is the IoU (1 when
-both are empty), F the boundary F-measure (bound_th 0.008); means over frames, then over sequences.
+DAVIS protocol for moving-object segmentation, scored by ``motionseg_trt.evaluation`` (the scorer of
+``motionseg-trt eval``): predictions are binarised (> 0); J is the IoU (1 when both are empty), F the
+boundary F-measure (seg2bmap boundaries, bound_th 0.008); means over frames, then over sequences; every
+frame is scored unless ``--skip-first-last``.
 Speed: frames per second of the whole run per sequence, and milliseconds per frame of each stage;
 with ``--jobs`` > 1 sequences run in parallel and share the CPU, so fps is per process.
 """
@@ -29,7 +32,7 @@ import numpy as np
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.metrics import f_measure, jaccard  # noqa: E402
+from benchmarks.metrics import frame_scores  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "davis16-dev"
 
@@ -91,9 +94,9 @@ def run_sequence(seq_dir: Path, args) -> dict:
     limit = min(len(gt_files), args.max_frames or len(gt_files))
     if not args.direct:
         preds, timings, elapsed = run_product(seq_dir, args)
-        return _score(seq_dir.name, preds, gt_files, limit, timings, elapsed)
+        return _score(seq_dir.name, preds, gt_files, limit, timings, elapsed, args.skip_first_last)
     preds, timings, elapsed = run_direct(seq_dir, args, limit)
-    return _score(seq_dir.name, preds, gt_files, limit, timings, elapsed)
+    return _score(seq_dir.name, preds, gt_files, limit, timings, elapsed, args.skip_first_last)
 
 
 def run_direct(seq_dir: Path, args, limit: int) -> tuple[list[np.ndarray], dict, float]:
@@ -142,14 +145,22 @@ def run_direct(seq_dir: Path, args, limit: int) -> tuple[list[np.ndarray], dict,
     return preds, timings, time.perf_counter() - t_all
 
 
-def _score(name: str, preds: list, gt_files: list, limit: int, timings: dict, elapsed: float) -> dict:
+def _score(name: str, preds: list, gt_files: list, limit: int, timings: dict, elapsed: float,
+           skip_first_last: bool = False) -> dict:
+    """J and F by the package's scorer (``motionseg-trt eval``'s); predictions at another size than the
+    ground truth (``--direct`` at a working resolution) are scaled to it first (nearest neighbour)."""
+    from motionseg_trt.evaluation import frames_to_score
+    from motionseg_trt.evaluation.folders import read_mask
+
     js, fs = [], []
-    for i, pred in enumerate(preds[:limit]):
-        gt = cv2.imread(str(gt_files[i]), cv2.IMREAD_GRAYSCALE) > 0
+    preds = preds[:limit]
+    for i in frames_to_score(len(preds), skip_first_last):
+        pred, gt = preds[i], read_mask(gt_files[i])
         if pred.shape != gt.shape:
             pred = cv2.resize(pred, (gt.shape[1], gt.shape[0]), interpolation=cv2.INTER_NEAREST)
-        js.append(jaccard(pred > 0, gt))
-        fs.append(f_measure(pred > 0, gt))
+        j, f = frame_scores(pred, gt)
+        js.append(j)
+        fs.append(f)
     n = len(js)
     j, f = float(np.mean(js)), float(np.mean(fs))
     if len(preds) < limit:
@@ -171,6 +182,8 @@ def main(argv=None) -> int:
     parser.add_argument("--stride", type=int, default=16)
     parser.add_argument("--overlay", action="store_true", help="also write overlay.mp4 (timed as 'write')")
     parser.add_argument("--direct", action="store_true", help="call the stages directly, no writers")
+    parser.add_argument("--skip-first-last", action="store_true",
+                        help="leave out each sequence's first and last frame (the DAVIS-2016 toolkit's way)")
     parser.add_argument("--json", default="", help="write the results here")
     parser.add_argument("--set", action="append", help="stage option key=value (RunConfig.extra)")
     args = parser.parse_args(argv)
