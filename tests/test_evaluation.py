@@ -36,6 +36,8 @@ def test_empty_against_empty_is_one_and_empty_against_something_is_zero():
     assert frame_scores(empty, empty) == (1.0, 1.0)
     assert frame_scores(empty, m) == (0.0, 0.0)  # nothing predicted: precision 1, recall 0
     assert frame_scores(m, empty) == (0.0, 0.0)  # nothing to find: precision 0, recall 1
+    full = np.ones_like(m)  # a mask filling the frame has no boundary (the border is none): F as if empty
+    assert frame_scores(full, empty) == (0.0, 1.0)
 
 
 def test_seg2bmap_of_a_rectangle_is_the_ring_half_a_pixel_towards_the_origin():
