@@ -187,6 +187,14 @@ def test_missing_and_empty_folders(tmp_path, capsys):
     one_line_error(err, "no PNG masks in ground-truth folder")
 
 
+def test_json_path_that_is_a_folder(tmp_path, capsys):
+    write_gray(tmp_path / "gt", [square()])
+    write_palette(tmp_path / "run", [square()])
+    code, out, err = run_eval(capsys, tmp_path / "run", tmp_path / "gt", "--json", tmp_path)
+    assert code == 4 and out == ""
+    one_line_error(err, "is a folder")
+
+
 def test_unreadable_mask_is_an_input_error(tmp_path, capsys):
     write_gray(tmp_path / "gt", [square()])
     (tmp_path / "run").mkdir()

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, OutputExistsError
 
 DEFAULT_BOUND_TH = 0.008  # = evaluation.DEFAULT_BOUND_TH; not imported, to keep the CLI light
 
@@ -48,6 +48,8 @@ def main(args) -> int:
     from ..evaluation import frames_to_score, report, score_sequence
     from ..evaluation.folders import match_sequences, read_pair
 
+    if args.json and Path(args.json).is_dir():  # checked before the scoring, not after it
+        raise OutputExistsError(f"--json {args.json} is a folder; give a file name")
     sequences, warnings = match_sequences(Path(args.results), Path(args.gt))
     for warning in warnings:
         print(f"motionseg-trt: warning: {warning}", file=sys.stderr)
