@@ -45,38 +45,49 @@ def register(subparsers) -> None:
 
 
 def main(args) -> int:
-    from ..evaluation import frames_to_score, report, score_sequence
-    from ..evaluation.folders import match_sequences, read_pair
+    from ..evaluation.folders import match_sequences
 
     if args.json and Path(args.json).is_dir():  # checked before the scoring, not after it
         raise OutputExistsError(f"--json {args.json} is a folder; give a file name")
     sequences, warnings = match_sequences(Path(args.results), Path(args.gt))
     for warning in warnings:
         print(f"motionseg-trt: warning: {warning}", file=sys.stderr)
+    scores = score_all(sequences, args.bound_th, args.skip_first_last)
+    print(table(scores))
+    print(f"{sum(s.frames for s in scores)} frames scored; bound_th {args.bound_th:g}; "
+          + ("first and last frame of each sequence left out" if args.skip_first_last else "all frames"))
+    if args.json:
+        write_json(Path(args.json), scores, bound_th=args.bound_th, skip_first_last=args.skip_first_last)
+    return 0
+
+
+def score_all(sequences, bound_th: float, skip_first_last: bool) -> list:
+    """Every sequence's :class:`SequenceScore`, reading its masks one pair at a time."""
+    from ..evaluation import frames_to_score, score_sequence
+    from ..evaluation.folders import read_pair
+
     progress = _Progress(len(sequences)) if sys.stderr.isatty() else None
     scores = []
     for seq in sequences:
-        keep = frames_to_score(len(seq.pairs), args.skip_first_last)
+        keep = frames_to_score(len(seq.pairs), skip_first_last)
         if not keep:
             raise InputError(f"{seq.name}: {len(seq.pairs)} frame(s), none left once the first and last are "
                              "left out (--skip-first-last)")
         if progress:
             progress.show(seq.name)
         pairs = (read_pair(seq.name, *seq.pairs[i]) for i in keep)
-        scores.append(score_sequence(seq.name, pairs, args.bound_th))
+        scores.append(score_sequence(seq.name, pairs, bound_th))
     if progress:
         progress.clear()
-    print(table(scores))
-    print(f"{sum(s.frames for s in scores)} frames scored; bound_th {args.bound_th:g}; "
-          + ("first and last frame of each sequence left out" if args.skip_first_last else "all frames"))
-    if args.json:
-        from ..io.atomic import write_text
+    return scores
 
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        doc = report(scores, bound_th=args.bound_th, skip_first_last=args.skip_first_last)
-        write_text(str(path), json.dumps(doc, indent=2) + "\n")
-    return 0
+
+def write_json(path: Path, scores, **settings) -> None:
+    from ..evaluation import report
+    from ..io.atomic import write_text
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text(str(path), json.dumps(report(scores, **settings), indent=2) + "\n")
 
 
 def table(scores) -> str:
