@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from _classifier_fixture import exported_fixture_model, fixture_model, load, require_fixture
+from _classifier_fixture import fixture_engine_cache, fixture_model, load, require_fixture
 
 torch = pytest.importorskip("torch")
 
@@ -111,7 +111,7 @@ def test_parity_onnxruntime(fx):
     pytest.importorskip("onnxruntime")
     from motionseg_trt.motion.parity import run_parity
 
-    got = run_parity(str(require_fixture()), backend="onnxruntime", onnx_path=exported_fixture_model())
+    got = run_parity(str(require_fixture()), backend="onnxruntime", engine_cache=fixture_engine_cache())
     out, tol = fx["outputs"], fx["tol"]
     np.testing.assert_allclose(got["prob"], out["prob"], rtol=0, atol=tol["prob"])
     np.testing.assert_allclose(got["logits"], out["logits"], rtol=0, atol=tol["logits"])

@@ -173,9 +173,9 @@ def test_network_spec_reads_the_chunk_as_the_labeller_does():
     """``build`` and a run describe the same graph: the chunk option sets the track profile, and a
     wrong-typed value is the same usage error as on ``run``."""
     from motionseg_trt.errors import OptionError
-    from motionseg_trt.motion.learned import learned_network_spec
+    from motionseg_trt.motion.learned import learned_network
 
-    spec = learned_network_spec(RunConfig(window=16, extra={"learned_chunk": "64"}))
-    assert spec.profiles["traj"][1:] == ((1, 64, 16, 2), (1, 64, 16, 2))
+    spec = learned_network(RunConfig(window=16, extra={"learned_chunk": "64"}))
+    assert spec.graph().profiles["traj"][1:] == ((1, 64, 16, 2), (1, 64, 16, 2))
     with pytest.raises(OptionError, match="learned_chunk=2.5: expected int"):
-        learned_network_spec(RunConfig(extra={"learned_chunk": "2.5"}))
+        learned_network(RunConfig(extra={"learned_chunk": "2.5"}))

@@ -89,7 +89,7 @@ def test_official_features_reach_the_classifier(tiny_clip, random_weight_files):
     """The stage outputs have the shapes the contracts promise, window after window."""
     from motionseg_trt.io.decode import open_frames
     from motionseg_trt.io.windows import VideoSource
-    from motionseg_trt.official import build_stages
+    from motionseg_trt.stages import build_stages
 
     config = official_config(tiny_clip, "unused", random_weight_files)
     tracker, features, labeller, _ = build_stages(config)

@@ -16,9 +16,10 @@ from PIL import Image
 
 from motionseg_trt.config import RunConfig
 from motionseg_trt.contracts import MotionLabels, Tracks, WindowFeatures, WindowMasks
-from motionseg_trt.errors import InputError, ModelFileError, OutputExistsError, UnavailableError
+from motionseg_trt.errors import InputError, ModelFileError, OptionError, OutputExistsError, UnavailableError
+from motionseg_trt.features.none import NoFeatures
 from motionseg_trt.pipeline import run_pipeline
-from motionseg_trt.stages import NoFeatures, Stages, _import, build_stages
+from motionseg_trt.stages import Stage, Stages, build_stages
 
 
 # ------------------------------------------------------------------ test doubles (plumbing tests only)
@@ -211,12 +212,14 @@ def test_factory_builds_the_embedded_set():
 
 
 def test_factory_errors_are_clear():
-    with pytest.raises(ModelFileError, match="not part of this installation"):
-        _import("motionseg_trt.motion.no_such_model", "X", "the learned motion model", missing_error=ModelFileError)
+    with pytest.raises(UnavailableError, match="not part of this installation"):
+        Stage("labeller", "x", "motionseg_trt.motion.no_such_model:X", ("embedded",)).load()
     with pytest.raises(UnavailableError, match="needs the Python package 'no_such_dependency'"):
-        _import("_module_needing_missing_dep", "X", "a stage")
+        Stage("labeller", "x", "_module_needing_missing_dep:X", ("embedded",)).load()
     with pytest.raises(UnavailableError, match="official model set"):
         build_stages(RunConfig(tracker="bootstapir"))
+    with pytest.raises(OptionError, match="unknown labeller 'nope'; choose one of geometric, learned, official"):
+        build_stages(RunConfig(motion_model="nope"))
 
 
 # ----------------------------------------------------------------- end to end with the real stages

@@ -97,7 +97,10 @@ def test_dataset_key_names_the_data_and_the_tracker(monkeypatch):
     key = DataConfig().key()
     assert DataConfig().key() == key and DataConfig(scene={}).key() == key
     assert DataConfig(scene={"water_p": 0.2}).key() != key
-    monkeypatch.setitem(flow_tracker.DEFAULTS, "fb_abs", 0.6)
+    import dataclasses
+
+    changed = tuple(dataclasses.replace(o, default=0.6) if o.name == "fb_abs" else o for o in flow_tracker.OPTIONS)
+    monkeypatch.setattr(flow_tracker, "OPTIONS", changed)
     assert DataConfig().key() != key
     monkeypatch.undo()
     monkeypatch.setattr(flow, "FINEST_SIDE", 240)

@@ -45,34 +45,34 @@ def prepare(raw: dict[str, np.ndarray], model_config, depth_sampling: str = "off
         dino_maps=raw.get("dino_maps_f16"), query_frames=raw.get("query_frames"), cfg=cfg)
 
 
-def make_predictor(model, backend: str, workdir: Optional[str] = None, onnx_path: Optional[str] = None):
-    """A :class:`ClassifierPredictor` on ``backend``: the module itself for ``torch``, else the module
-    exported to ONNX (in ``workdir``; or an existing export of the same weights, ``onnx_path``) behind
-    the runtime layer."""
+def make_predictor(model, backend: str, weights: str, engine_cache: Optional[str] = None):
+    """A :class:`ClassifierPredictor` of ``model`` (whose weights are the file ``weights``) on
+    ``backend``, through the runtime layer; an export of the same weights in ``engine_cache`` is reused."""
+    from ..config import RunConfig
+    from ..runtime import NetworkSpec, make_runner
+    from .classifier.labeller import classifier_graph
     from .classifier.predictor import ClassifierPredictor
 
-    if backend == "torch":
-        return ClassifierPredictor(model)
-    from ..export.classifier import export_classifier
-    from ..runtime import make_runner
-
-    path = onnx_path or export_classifier(model, os.path.join(workdir or tempfile.mkdtemp(), "classifier.onnx"))
-    return ClassifierPredictor(make_runner(path, backend))
+    config = RunConfig(backend=backend, engine_cache=engine_cache or tempfile.mkdtemp(prefix="parity-"))
+    graph = classifier_graph("parity_classifier", model.config, weights, 2, lambda: model)
+    return ClassifierPredictor(make_runner(config, NetworkSpec("classifier", lambda: [graph]), log=lambda m: None),
+                               input_names=list(model.config.input_names))
 
 
 def run_parity(fixture_dir: str, backend: str = "torch", depth_sampling: str = "official",
-               workdir: Optional[str] = None, onnx_path: Optional[str] = None) -> dict[str, np.ndarray]:
+               engine_cache: Optional[str] = None) -> dict[str, np.ndarray]:
     from .classifier.checkpoint import load_classifier
     from .classifier.select import select_moving
 
-    model = load_classifier(os.path.join(fixture_dir, "state_dict.safetensors"))
+    weights = os.path.join(fixture_dir, "state_dict.safetensors")
+    model = load_classifier(weights)
     raw = load_raw_inputs(fixture_dir)
     prepared = prepare(raw, model.config, depth_sampling)
     from .classifier.modeling import attention_impl
 
     # eager torch: the explicit attention, as torch.nn.MultiheadAttention computes it (closest numbers)
     with tempfile.TemporaryDirectory() as tmp, attention_impl("math"):
-        prob, logits = make_predictor(model, backend, workdir or tmp, onnx_path).predict(prepared.inputs)
+        prob, logits = make_predictor(model, backend, weights, engine_cache or tmp).predict(prepared.inputs)
     selection = select_moving(prob, int(raw["tracks_px"].shape[1]))
     return {"prob": prob.reshape(1, 1, -1), "logits": logits.reshape(1, 1, -1),
             "select.moving": selection.moving,

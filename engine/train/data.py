@@ -189,13 +189,14 @@ def attach_camera_residuals(samples: list[WindowSample], cache_dir: Optional[str
     import cv2
 
     from ..motion import geometric
+    from ..options import defaults_of
     from ..motion.residual_features import CameraResidualEvidence, camera_residual_evidence
 
     cv2.setNumThreads(1)
     geo = geometric.GeometricLabeller()
     root = None
     if cache_dir is not None and cfg is not None:
-        geo_key = hashlib.sha1(json.dumps(geometric.DEFAULTS, sort_keys=True).encode()).hexdigest()[:10]
+        geo_key = hashlib.sha1(json.dumps(defaults_of(geometric.OPTIONS), sort_keys=True).encode()).hexdigest()[:10]
         root = Path(cache_dir) / f"data-{cfg.key()}" / f"evidence-{geo_key}"
         root.mkdir(parents=True, exist_ok=True)
     for s in samples:
