@@ -122,7 +122,7 @@ def run_pipeline(config: RunConfig, stages: Optional[Stages] = None) -> dict:
         build_seconds = time.perf_counter() - t_build
         info = reader.info
         prepare_output_dir(config.out, config.overwrite)
-        writer = OutputWriter(config.out, info, write_overlay=config.write_overlay, threads=config.threads)
+        writer = OutputWriter(config.out, info, config)
         # background_writer=false writes on the main thread (A/B timing of the worker threads)
         writer = BackgroundWriter(writer, max_pending=2 if read_option(config, ENGINE_OPTIONS, "background_writer") else 0)
         source = VideoSource(reader, config.window, config.stride, config.offline,
