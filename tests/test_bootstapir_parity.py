@@ -46,7 +46,7 @@ def fixture_io():
 
 @pytest.fixture(scope="module")
 def formula_model():
-    from motionseg_trt.tracks.parity import build_formula_model
+    from motionseg_training.parity.tracker import build_formula_model
 
     return build_formula_model(FIXTURE / "manifest.json")
 
@@ -88,7 +88,7 @@ def formula_export(formula_model, tmp_path_factory):
 
 @needs_fixture
 def test_manifest_keys_and_shapes_are_the_model_state_dict():
-    from motionseg_trt.tracks.bootstapir.formula_weights import model_shapes
+    from motionseg_training.parity.formula_weights import model_shapes
     from motionseg_trt.tracks.bootstapir.modeling import build_bootstapir
 
     manifest = json.loads((FIXTURE / "manifest.json").read_text())
@@ -165,7 +165,7 @@ def test_parity_cli_on_a_generated_fixture(tmp_path, formula_model):
     """The CLI reads T, N and the key list from the files: run it on a smaller fixture of the same kind."""
     from safetensors.numpy import load_file, save_file
 
-    from motionseg_trt.tracks import parity
+    from motionseg_training.parity import tracker as parity
 
     frames_u8 = load_file(str(FIXTURE / "inputs.safetensors"))["video_u8"][:2]
     queries = np.array([[[0, 100.0, 120.0], [1, 30.5, 200.25], [1, 250.0, 3.0]]], np.float32)

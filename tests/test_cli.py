@@ -305,3 +305,22 @@ def test_stage_options_remember_what_was_read():
 
     assert dataclasses.replace(config, window=8).extra is config.extra  # a copy of the config shares the reads
     assert config.to_dict()["extra"] == {"a": 1, "b": 2, "c": 3}
+
+
+def test_train_without_the_training_package_says_how_to_get_it(monkeypatch, capsys):
+    """Training ships apart from the engine: without it, `train` is one line (exit 6), not a traceback."""
+    import motionseg_trt.cli.train as train_cli
+
+    monkeypatch.setattr(train_cli, "TRAINING_PACKAGE", "no_such_training_package")
+    assert main(["train", "--out", "x"]) == 6
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [f"motionseg-trt: error: {train_cli.MISSING}"]
+    assert "pip install -e ./training" in err
+
+
+def test_train_is_the_training_packages_command():
+    pytest.importorskip("motionseg_training")
+    from motionseg_trt.cli.main import build_parser
+
+    args = build_parser().parse_args(["train", "--out", "x", "--epochs", "2"])
+    assert args.epochs == 2 and args.func.__module__ == "motionseg_training.cli"

@@ -11,7 +11,7 @@ from motionseg_trt.contracts import FrameWindow  # noqa: E402
 from motionseg_trt.errors import ModelFileError  # noqa: E402
 from motionseg_trt.motion.learned import (LearnedLabeller, default_weights_path, load_weights,  # noqa: E402
                                           select)
-from motionseg_trt.synth import SceneConfig, generate_clip  # noqa: E402
+from motionseg_training.synth import SceneConfig, generate_clip  # noqa: E402
 from motionseg_trt.tracks.flow_tracker import FlowTracker  # noqa: E402
 
 # Generated clips outside the training (0..199) and validation (1000000..) seeds: the first seeds from
@@ -59,7 +59,7 @@ def test_moving_object_tracks_score_above_static_objects(held_out):
     held-out clip, and from their static look-alikes on most (measured per clip: AUC vs background
     0.81 / 0.98 / 0.98 / 0.93, vs static objects 0.41 / 0.87 / 0.95 / 0.51; the geometric labeller:
     0.66 / 0.96 / 0.98 / 0.92 and 0.37 / 0.82 / 0.92 / 0.52)."""
-    from motionseg_trt.train.trainer import roc_auc
+    from motionseg_training.trainer import roc_auc
 
     labeller = LearnedLabeller(RunConfig(backend="torch", threads=1, extra={"learned_min_prior_logit": -12}))
     wins, vs_static, vs_background = 0, [], []

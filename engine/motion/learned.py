@@ -1,8 +1,8 @@
 """The learned motion labeller: the paper's trajectory classifier with our own weights.
 
 The shipped weights (``motionseg_trt/weights/embedded_classifier_v2.safetensors``) were trained on
-procedurally generated clips (:mod:`motionseg_trt.synth`, :mod:`motionseg_trt.train`); the model
-card next to them says how. They use no DINO and no real depth, which the embedded stack does not
+procedurally generated clips by the training package (``training/`` of a source checkout,
+``motionseg-trt train``); the model card next to them says how. They use no DINO and no real depth, which the embedded stack does not
 have: their depth slot carries the geometric labeller's per-frame camera-model residuals, and the
 geometric logit is added to theirs as a prior (weights metadata ``evidence = camera_residual``,
 :mod:`.residual_features`), so the model learns to correct the camera model. Weights without that
@@ -28,7 +28,6 @@ graph is exported a run never imports torch (seconds of a short clip's start-up)
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -66,23 +65,6 @@ OPTIONS = (
 
 def default_weights_path() -> Path:
     return Path(__file__).resolve().parent.parent / "weights" / WEIGHTS_NAME
-
-
-def save_weights(model, path, metadata: Optional[dict] = None) -> None:
-    """Write a model's state dict and its ``ClassifierConfig`` (JSON in the safetensors metadata)."""
-    from safetensors.torch import save_file
-
-    from .classifier.checkpoint import CONFIG_METADATA_KEY
-
-    config = json.dumps(model.config.to_dict())
-    # "classifier_config" is what classifier.checkpoint.load_classifier (build, export) reads
-    meta = {"format": "motionseg_trt.classifier", "config": config, CONFIG_METADATA_KEY: config}
-    meta.update({k: str(v) for k, v in (metadata or {}).items()})
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    tmp = str(path) + ".tmp"
-    save_file(state, tmp, metadata=meta)
-    os.chmod(tmp, 0o644)  # package data: readable by everyone
-    os.replace(tmp, path)
 
 
 def read_weights_config(path=None):

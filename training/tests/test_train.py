@@ -6,15 +6,15 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from motionseg_trt.train.data import DataConfig, build_dataset, read_shard, track_clip  # noqa: E402
-from motionseg_trt.train.trainer import (EMBEDDED_MODEL, TrainConfig, _batch, fused_attention,  # noqa: E402
+from motionseg_training.data import DataConfig, build_dataset, read_shard, track_clip  # noqa: E402
+from motionseg_training.trainer import (EMBEDDED_MODEL, TrainConfig, _batch, fused_attention,  # noqa: E402
                                          roc_auc, train, weighted_bce)
 
 TINY = DataConfig(width=96, height=64, window=8, stride=4, windows_per_clip=2, max_tracks=96)
 
 
 def test_track_clip_labels_follow_gt_masks():
-    from motionseg_trt.synth import SceneConfig, generate_clip
+    from motionseg_training.synth import SceneConfig, generate_clip
 
     seed = 1
     clip = generate_clip(seed, SceneConfig(width=TINY.width, height=TINY.height, num_frames=TINY.clip_frames))

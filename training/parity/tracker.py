@@ -1,6 +1,6 @@
 """Parity run of the BootsTAPIR tracker on a golden fixture (formula weights, no weight file).
 
-    python -m motionseg_trt.tracks.parity FIXTURE_DIR OUT.safetensors [--backend torch|onnxruntime]
+    python -m motionseg_training.parity.tracker FIXTURE_DIR OUT.safetensors [--backend torch|onnxruntime]
 
 Reads FIXTURE_DIR/manifest.json (the state-dict key -> shape list) and FIXTURE_DIR/inputs.safetensors
 (``video_u8`` [T,256,256,3] uint8, ``query_points`` [1,N,3] (t, y, x)), fills the network by the weight
@@ -21,9 +21,9 @@ from pathlib import Path
 
 
 def build_formula_model(manifest_path: str | os.PathLike):
-    from .bootstapir.checkpoint import load_state_dict_into
-    from .bootstapir.formula_weights import formula_state_dict
-    from .bootstapir.modeling import build_bootstapir
+    from motionseg_trt.tracks.bootstapir.checkpoint import load_state_dict_into
+    from .formula_weights import formula_state_dict
+    from motionseg_trt.tracks.bootstapir.modeling import build_bootstapir
 
     manifest = json.loads(Path(manifest_path).read_text())
     model = build_bootstapir().eval()
@@ -37,9 +37,9 @@ def run_fixture(fixture_dir: str | os.PathLike, backend: str = "torch", chunk: i
     import numpy as np
     from safetensors.numpy import load_file
 
-    from ..config import RunConfig
-    from .bootstapir.engine import TapirEngine
-    from .bootstapir.predictor import tracker_network
+    from motionseg_trt.config import RunConfig
+    from motionseg_trt.tracks.bootstapir.engine import TapirEngine
+    from motionseg_trt.tracks.bootstapir.predictor import tracker_network
 
     fixture_dir = Path(fixture_dir)
     model = build_formula_model(fixture_dir / "manifest.json")
@@ -58,7 +58,7 @@ def _batched(out: dict) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m motionseg_trt.tracks.parity", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m motionseg_training.parity.tracker", description=__doc__.split("\n")[0])
     ap.add_argument("fixture_dir")
     ap.add_argument("out", help="output .safetensors with tracks, occlusion, expected_dist")
     ap.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch")

@@ -1,6 +1,6 @@
 """Parity run of the trajectory classifier on a golden fixture folder.
 
-    python -m motionseg_trt.motion.parity FIXTURE_DIR OUT.safetensors [--backend torch|onnxruntime]
+    python -m motionseg_training.parity.classifier FIXTURE_DIR OUT.safetensors [--backend torch|onnxruntime]
 
 Reads only ``FIXTURE_DIR/state_dict.safetensors`` and the ``raw.*`` tensors of
 ``FIXTURE_DIR/inputs.safetensors``, runs our preprocessing (official quirks: 8-bit depth normalisation,
@@ -35,7 +35,7 @@ def load_raw_inputs(fixture_dir: str) -> dict[str, np.ndarray]:
 
 
 def prepare(raw: dict[str, np.ndarray], model_config, depth_sampling: str = "official"):
-    from .classifier.preprocess import PreprocessConfig, prepare_from_raw
+    from motionseg_trt.motion.classifier.preprocess import PreprocessConfig, prepare_from_raw
 
     cfg = PreprocessConfig.for_model(model_config, depth_sampling=depth_sampling)
     return prepare_from_raw(
@@ -48,10 +48,10 @@ def prepare(raw: dict[str, np.ndarray], model_config, depth_sampling: str = "off
 def make_predictor(model, backend: str, weights: str, engine_cache: Optional[str] = None):
     """A :class:`ClassifierPredictor` of ``model`` (whose weights are the file ``weights``) on
     ``backend``, through the runtime layer; an export of the same weights in ``engine_cache`` is reused."""
-    from ..config import RunConfig
-    from ..runtime import NetworkSpec, make_runner
-    from .classifier.labeller import classifier_graph
-    from .classifier.predictor import ClassifierPredictor
+    from motionseg_trt.config import RunConfig
+    from motionseg_trt.runtime import NetworkSpec, make_runner
+    from motionseg_trt.motion.classifier.labeller import classifier_graph
+    from motionseg_trt.motion.classifier.predictor import ClassifierPredictor
 
     config = RunConfig(backend=backend, engine_cache=engine_cache or tempfile.mkdtemp(prefix="parity-"))
     graph = classifier_graph("parity_classifier", model.config, weights, 2, lambda: model)
@@ -61,14 +61,14 @@ def make_predictor(model, backend: str, weights: str, engine_cache: Optional[str
 
 def run_parity(fixture_dir: str, backend: str = "torch", depth_sampling: str = "official",
                engine_cache: Optional[str] = None) -> dict[str, np.ndarray]:
-    from .classifier.checkpoint import load_classifier
-    from .classifier.select import select_moving
+    from motionseg_trt.motion.classifier.checkpoint import load_classifier
+    from motionseg_trt.motion.classifier.select import select_moving
 
     weights = os.path.join(fixture_dir, "state_dict.safetensors")
     model = load_classifier(weights)
     raw = load_raw_inputs(fixture_dir)
     prepared = prepare(raw, model.config, depth_sampling)
-    from .classifier.modeling import attention_impl
+    from motionseg_trt.motion.classifier.modeling import attention_impl
 
     # eager torch: the explicit attention, as torch.nn.MultiheadAttention computes it (closest numbers)
     with tempfile.TemporaryDirectory() as tmp, attention_impl("math"):
@@ -80,7 +80,7 @@ def run_parity(fixture_dir: str, backend: str = "torch", depth_sampling: str = "
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m motionseg_trt.motion.parity", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m motionseg_training.parity.classifier", description=__doc__.split("\n")[0])
     p.add_argument("fixture_dir")
     p.add_argument("out", help="safetensors file to write (prob, logits, select.moving, select.threshold_used)")
     p.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch")
@@ -92,7 +92,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     import torch
     from safetensors.numpy import save_file
 
-    from ..errors import MotionSegError
+    from motionseg_trt.errors import MotionSegError
 
     torch.set_num_threads(max(1, a.threads))
     try:
