@@ -18,7 +18,6 @@ the options are listed), so a stage whose package is missing fails with one line
 """
 from __future__ import annotations
 
-import dataclasses
 import importlib
 from dataclasses import dataclass
 from typing import NamedTuple, Optional

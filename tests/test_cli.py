@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 from _video import (make_audio_only, make_corrupt_video, make_pan_frames, make_zero_frame_video,
                     write_video)

@@ -174,11 +174,6 @@ def build_dataset(cache_dir: str | Path, seeds: list[int], cfg: DataConfig, shar
     return samples
 
 
-def iter_positive_fraction(samples: list[WindowSample]) -> float:
-    n = sum(len(s.label) for s in samples)
-    return float(sum(int(s.label.sum()) for s in samples)) / max(n, 1)
-
-
 def attach_camera_residuals(samples: list[WindowSample], cache_dir: Optional[str | Path] = None,
                             cfg: Optional[DataConfig] = None, stabilise: bool = False) -> None:
     """Compute every window's camera-residual evidence (the geometric labeller's per-frame residuals and
