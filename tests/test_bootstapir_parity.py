@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 import torch
 
+pytestmark = pytest.mark.slow  # runs and exports the full BootsTAPIR network
+
 FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "bootstapir"
 needs_fixture = pytest.mark.skipif(not (FIXTURE / "manifest.json").is_file(),
                                    reason=f"BootsTAPIR fixture not found at {FIXTURE}")

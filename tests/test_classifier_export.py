@@ -10,6 +10,8 @@ pytest.importorskip("onnxruntime")
 
 from _classifier_fixture import exported_fixture_model, fixture_model, require_fixture  # noqa: E402
 
+pytestmark = pytest.mark.slow  # exports the classifier to ONNX (tens of seconds)
+
 
 @pytest.fixture(scope="module")
 def graph():

@@ -107,6 +107,7 @@ def test_parity_entry_point_torch(fx, tmp_path):
     np.testing.assert_array_equal(got["select.threshold_used"], out["select.threshold_used"])
 
 
+@pytest.mark.slow
 def test_parity_onnxruntime(fx):
     pytest.importorskip("onnxruntime")
     from motionseg_training.parity.classifier import run_parity

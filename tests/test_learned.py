@@ -54,6 +54,7 @@ def test_missing_or_foreign_weights_are_clear_errors(tmp_path):
         load_weights(bad)
 
 
+@pytest.mark.slow
 def test_moving_object_tracks_score_above_static_objects(held_out):
     """The v2 weights, scoring every track, separate moving objects from the background on every
     held-out clip, and from their static look-alikes on most (measured per clip: AUC vs background
@@ -81,6 +82,7 @@ def test_moving_object_tracks_score_above_static_objects(held_out):
     assert np.median(vs_static) > 0.6
 
 
+@pytest.mark.slow
 def test_only_plausible_tracks_are_scored(held_out):
     """By default the model scores only the tracks whose geometric prior logit exceeds -2, among
     themselves; the others keep the geometric probability and are never selected."""
@@ -115,6 +117,7 @@ def test_only_plausible_tracks_are_scored(held_out):
     assert out.moving[moving].mean() > 0.7 and out.moving[background].mean() < 0.05  # measured 0.84 / 0.026
 
 
+@pytest.mark.slow
 def test_onnxruntime_backend_matches_torch(held_out, tmp_path):
     _, window, tracks, _ = held_out[0]
     sub = type(tracks)(xy=tracks.xy[:300], visible=tracks.visible[:300], confidence=tracks.confidence[:300],
@@ -127,6 +130,7 @@ def test_onnxruntime_backend_matches_torch(held_out, tmp_path):
     assert list(tmp_path.glob("onnx/learned_classifier_*.onnx"))  # exported once into the engine cache
 
 
+@pytest.mark.slow
 def test_exported_graph_runs_without_importing_torch(held_out, tmp_path, capsys):
     """Once its graph is in the engine cache, the learned labeller (ONNX Runtime) neither imports torch
     nor changes its scores: torch's import is most of a short clip's start-up."""

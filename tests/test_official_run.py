@@ -23,6 +23,8 @@ pytest.importorskip("sam2", reason="the sam2 package is needed for the SAM2 dens
 from motionseg_trt.config import RunConfig  # noqa: E402
 from motionseg_trt.pipeline import run_pipeline  # noqa: E402
 
+pytestmark = pytest.mark.slow  # runs the whole official stack
+
 N_FRAMES, W, H = 12, 96, 64
 
 

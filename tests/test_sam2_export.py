@@ -15,6 +15,8 @@ ort = pytest.importorskip("onnxruntime")
 
 from motionseg_trt.export import sam2 as ex  # noqa: E402
 
+pytestmark = pytest.mark.slow  # exports SAM2's four parts
+
 SIZE = 128
 
 

@@ -19,6 +19,8 @@ from PIL import Image
 pytest.importorskip("sam2")
 pytest.importorskip("torch")
 
+pytestmark = pytest.mark.slow  # runs SAM2 end to end on two backends
+
 
 @pytest.fixture(scope="module")
 def sam2_run_inputs(tmp_path_factory):

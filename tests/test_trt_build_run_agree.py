@@ -14,6 +14,8 @@ pytest.importorskip("onnxruntime")
 
 from motionseg_trt.config import RunConfig  # noqa: E402
 
+pytestmark = pytest.mark.slow  # exports every network whose engines it compares
+
 
 class _Recorder:
     """Stands in for ``EngineFromOnnx``: records what each construction asks for."""

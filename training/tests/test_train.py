@@ -74,6 +74,7 @@ def test_fused_training_attention_matches_exportable_form():
     assert torch.allclose(ref, fused, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_a_few_steps_reduce_the_loss(tmp_path):
     torch.manual_seed(0)
     cfg = TrainConfig(out=str(tmp_path / "run"), cache_dir=str(tmp_path / "cache"), train_clips=3, val_clips=1,
@@ -113,6 +114,7 @@ def test_generator_settings_reach_the_clips(tmp_path):
     assert any(not np.array_equal(a.xy, b.xy) for a, b in zip(plain, watery))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("evidence", ["camera_residual", "camera_stabilised"])
 def test_camera_residual_evidence_training(tmp_path, evidence):
     """Training with the geometric evidence: the depth slot carries the residuals, the geometric logit
