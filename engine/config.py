@@ -8,6 +8,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Optional
 
+from .runtime.backends import DEFAULT_BACKEND
+
 
 class StageOptions(dict):
     """``RunConfig.extra``: a dict that remembers which keys the stages asked for, so that a run can
@@ -57,7 +59,7 @@ class RunConfig:
     sam2_config: str = "sam2.1_hiera_t"
     weights_dir: Optional[str] = None  # where `download` put the official weights
     # runtime
-    backend: str = "onnxruntime"  # onnxruntime | trt | torch
+    backend: str = DEFAULT_BACKEND  # a row of motionseg_trt.runtime.backends: onnxruntime | trt | torch
     fp16: bool = False
     device: str = "cpu"  # cpu | cuda
     engine_cache: Optional[str] = None  # folder of exported ONNX / built engines (default: user cache)

@@ -66,7 +66,7 @@ STAGES: list[Stage] = [
     Stage("features", "official", "motionseg_trt.features.extractor:OfficialFeatureExtractor", ("official",),
           default_in=("official",), help="Depth-Anything-V2 disparity and DINOv2 key features"),
     Stage("labeller", "geometric", "motionseg_trt.motion.geometric:GeometricLabeller", ("embedded",),
-          default_in=("embedded",), help="camera-model residuals (RANSAC homographies); the best measured on real video"),
+          default_in=("embedded",), help="camera-model residuals (RANSAC homographies); the default: the best on real video so far"),
     Stage("labeller", "learned", "motionseg_trt.motion.learned:LearnedLabeller", ("embedded",),
           help="the paper's classifier with our weights, trained on generated clips"),
     Stage("labeller", "official", "motionseg_trt.motion.classifier.labeller:OfficialClassifierLabeller",

@@ -13,9 +13,9 @@ Tracks are scored in random chunks of about ``learned_chunk`` tracks (128: the n
 model saw in each training step): the attention across tracks then sees the context it was trained
 with, and the cost stays linear in the number of tracks. With camera-residual evidence, only the
 tracks whose geometric prior logit exceeds ``learned_min_prior_logit`` (-2) are scored: the shipped
-model's own logit never exceeds about +4.6 (DAVIS), so a track below -2 can never reach the 0.95
-threshold. Such a track keeps the geometric probability, and the model scores the other ~14 % of
-tracks (DAVIS: 61.4 J&F against 61.2 scoring every track). The moving set is
+model's own logit stays within a few units of its prior, so a track below -2 can never reach the 0.95
+threshold. Such a track keeps the geometric probability; skipping it makes the labeller several
+times faster. The moving set is
 ``prob > learned_threshold``, with the official fallback to the top 3 tracks when fewer than
 ``learned_min_tracks`` pass (so that the densifier still gets the most likely object rather than
 nothing only when the model is confident).
@@ -176,7 +176,7 @@ def score_tracks(predictor, tracks: Tracks, image_hw, chunk: int = 128, seed: in
 def _model_config(predictor):
     cfg = getattr(predictor, "model_config", None)
     if cfg is None:
-        cfg = getattr(predictor.backend, "config", None)
+        cfg = getattr(predictor.network, "config", None)
     if cfg is None:
         raise ValueError("cannot tell which inputs the classifier needs")
     return cfg
