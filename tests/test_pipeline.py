@@ -254,3 +254,22 @@ def test_real_stages_on_tiny_clips(tmp_path, pan_clip, n):
     path = write_video(str(tmp_path / "tiny.mp4"), make_pan_frames(n, (96, 64)).frames)
     summary = run_pipeline(RunConfig(input=path, out=str(tmp_path / "o"), motion_model="geometric", progress=False))
     assert summary["frames"] == n and len(os.listdir(tmp_path / "o" / "masks")) == n
+
+
+def test_the_stage_table_picks_each_kind():
+    """A run's stages come from the registry: the model set's defaults, what was asked for, and the
+    features stage the labeller needs."""
+    from motionseg_trt.stages import chosen, default_stage, model_sets, names
+
+    assert model_sets() == ["embedded", "official"]
+    assert [default_stage(k, "embedded") for k in ("tracker", "features", "labeller", "densifier")] == \
+        ["flow", "none", "geometric", "embedded"]
+    assert [default_stage(k, "official") for k in ("tracker", "features", "labeller", "densifier")] == \
+        ["bootstapir", "official", "official", "sam2"]
+    assert set(names("labeller")) >= {"geometric", "learned", "official"}
+    picks = chosen(RunConfig(motion_model="official"))  # the official classifier reads depth and DINO
+    assert picks["features"].name == "official" and list(picks) == ["tracker", "features", "labeller", "densifier"]
+    assert chosen(RunConfig(models="official", tracker="flow", motion_model="geometric"))["features"].name == "official"
+    assert chosen(RunConfig(models="official", motion_model="geometric", features="none"))["features"].name == "none"
+    with pytest.raises(OptionError, match="--features none: the labeller needs --features official"):
+        chosen(RunConfig(motion_model="official", features="none"))
