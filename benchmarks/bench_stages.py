@@ -138,7 +138,7 @@ def run_config(config, frames: np.ndarray, warmup: int, label: str) -> dict:
         times["motion"] = time.perf_counter() - t
         rss_peak = max(rss_peak, rss_mb())
         t = time.perf_counter()
-        stages.densifier.densify(w, tracks, labels)
+        stages.densifier.densify(w, tracks, labels, feats)
         cuda_sync()
         times["masks"] = time.perf_counter() - t
         rss_peak = max(rss_peak, rss_mb())

@@ -134,7 +134,7 @@ def run_direct(seq_dir: Path, args, limit: int) -> tuple[list[np.ndarray], dict,
         t15 = time.perf_counter()
         labels = labeller.label(window, tracks, feats)
         t2 = time.perf_counter()
-        masks = densifier.densify(window, tracks, labels)
+        masks = densifier.densify(window, tracks, labels, feats)
         t3 = time.perf_counter()
         timings["tracks"] += t1 - t0
         timings["features"] += t15 - t1

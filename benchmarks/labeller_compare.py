@@ -175,8 +175,9 @@ def run_sequence(seq_dir: Path, args) -> dict:
         labeller = _evaluation_labeller(correction, labeller, gt_files)
         preds = []
         for w, tr in zip(windows, tracks):
-            labels = labeller.label(w, tr, features.extract(w, tr))
-            preds.extend(list(densifier.densify(w, tr, labels).labels))
+            feats = features.extract(w, tr)
+            labels = labeller.label(w, tr, feats)
+            preds.extend(list(densifier.densify(w, tr, labels, feats).labels))
         results[spec] = _score(seq_dir.name, preds, gt_files, limit, {}, 1.0)
         print(f"  {seq_dir.name:<20} {spec:<60} J&F {100 * results[spec]['JF']:.1f}", flush=True)
     return results

@@ -73,6 +73,10 @@ class Tracks:
     # Optional extras for the official classifier's preprocessing (raw soft values of a neural tracker).
     visib_value: Optional[np.ndarray] = None  # [N, T] float32, 1 - sigmoid(occlusion logit)
     confi_value: Optional[np.ndarray] = None  # [N, T] float32, gated confidence
+    # Dense backward flow, where the tracker computes it: [T, h, w, 2] float32 on a grid coarser than the
+    # working resolution, for each frame the displacement (working px) from each pixel to the same point
+    # in the frame before (zeros for a first frame). Carries appearance maps between key frames.
+    flow_back: Optional[np.ndarray] = None
 
     @property
     def num_tracks(self) -> int:
@@ -85,11 +89,15 @@ class Tracks:
 
 @dataclass
 class WindowFeatures:
-    """Per-frame dense features of a window (official model set; the embedded set has none)."""
+    """Dense features of a window: depth and DINOv2 maps (official model set), or the appearance
+    stage's saliency and backbone maps (embedded set); whichever a features stage gives."""
 
     depth: Optional[np.ndarray] = None  # [T, H, W] float32 disparity, min-max scaled per frame to [0, 1]
-    dino: Optional[np.ndarray] = None  # [Q, h, w, C] float32 feature maps of the query frames
+    # [Q, h, w, C] float32 semantic maps of some frames: DINOv2 keys at the query frames, or the appearance
+    # stage's backbone features (+ saliency) at its key frames; the classifier's "DINO" slot reads them
+    dino: Optional[np.ndarray] = None
     dino_frames: Optional[np.ndarray] = None  # [Q] local frame indices of the dino maps
+    saliency: Optional[np.ndarray] = None  # [T, h, w] float32 in [0, 1], salient-object map of every frame
 
 
 @dataclass
@@ -123,4 +131,5 @@ class MotionLabeller(Protocol):
 
 
 class Densifier(Protocol):
-    def densify(self, window: FrameWindow, tracks: Tracks, labels: MotionLabels) -> WindowMasks: ...
+    def densify(self, window: FrameWindow, tracks: Tracks, labels: MotionLabels,
+                features: Optional[WindowFeatures] = None) -> WindowMasks: ...

@@ -139,7 +139,7 @@ def run_pipeline(config: RunConfig, stages: Optional[Stages] = None) -> dict:
                 tracks = clock.run("tracks", stages.tracker.track, window)
                 feats = clock.run("features", stages.features.extract, window, tracks)
                 labels = clock.run("motion", stages.labeller.label, window, tracks, feats)
-                masks = clock.run("masks", stages.densifier.densify, window, tracks, labels)
+                masks = clock.run("masks", stages.densifier.densify, window, tracks, labels, feats)
                 masks = check_masks(window, masks, (info.work_height, info.work_width))
                 clock.run("write_wait", writer.write, window.frames[window.emit_from:], masks)
                 progress.update(len(window.emit_range))

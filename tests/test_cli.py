@@ -157,7 +157,7 @@ from motionseg_trt.features.none import NoFeatures
 from motionseg_trt.stages import Stages
 
 class Slow(tp._BrightDensifier):  # a test double that takes its time, so that Ctrl-C lands mid-run
-    def densify(self, window, tracks, labels):
+    def densify(self, window, tracks, labels, features=None):
         time.sleep(0.2)
         return super().densify(window, tracks, labels)
 

@@ -46,7 +46,7 @@ class _BrightDensifier:
     def __init__(self, fail_on=None, exc=RuntimeError):
         self.fail_on, self.exc = fail_on, exc
 
-    def densify(self, window, tracks, labels):
+    def densify(self, window, tracks, labels, features=None):
         if window.index == self.fail_on:
             raise self.exc("boom")
         frames = window.frames[window.emit_from:]
@@ -154,7 +154,7 @@ def test_a_crash_leaves_no_half_written_file(tmp_path, square_mp4, exc):
 
 def test_densifier_contract_is_checked(tmp_path, square_mp4):
     class Wrong(_BrightDensifier):
-        def densify(self, window, tracks, labels):
+        def densify(self, window, tracks, labels, features=None):
             m = super().densify(window, tracks, labels)
             return WindowMasks(start=m.start, labels=m.labels[:-1])  # one frame short
 

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from ..config import RunConfig
-from ..contracts import FrameWindow, MotionLabels, Tracks, WindowMasks
+from ..contracts import FrameWindow, MotionLabels, Tracks, WindowFeatures, WindowMasks
 from ..options import Option, read_options
 from .grouping import ObjectIds, group_tracks
 
@@ -93,6 +93,10 @@ class EdgeFillDensifier:
         self.temporal_weight = opt["fill_temporal_weight"]
         self.ids = ObjectIds()
         self._previous: Optional[tuple[int, np.ndarray]] = None  # (global frame, low-res labels)
+        # set by a densifier built on this one: each emitted frame's soft foreground (1 - background)
+        # at half resolution goes to ``foreground`` (None for frames without moving objects)
+        self.keep_foreground = False
+        self.foreground: list[Optional[np.ndarray]] = []
 
     def _spacing(self, tracks: Tracks, shape: tuple[int, int]) -> float:
         """Typical distance between neighbouring tracks (the tracker's grid spacing)."""
@@ -100,7 +104,8 @@ class EdgeFillDensifier:
         per_frame = float(np.median(counts)) if len(counts) else 0.0
         return float(np.sqrt(shape[0] * shape[1] / max(per_frame, 1.0)))
 
-    def densify(self, window: FrameWindow, tracks: Tracks, labels: MotionLabels) -> WindowMasks:
+    def densify(self, window: FrameWindow, tracks: Tracks, labels: MotionLabels,
+                features: Optional[WindowFeatures] = None) -> WindowMasks:
         t_len, h, w = window.frames.shape[:3]
         spacing = self._spacing(tracks, (h, w))
         moving = np.flatnonzero(labels.moving)
@@ -121,6 +126,7 @@ class EdgeFillDensifier:
         half = (max(1, w // 2), max(1, h // 2))
         ids_lut = np.array([0] + object_ids, np.uint8)
         out = np.zeros((len(window.emit_range), h, w), np.uint8)
+        self.foreground = [None] * len(out)
         for k, local in enumerate(range(window.emit_from, t_len)):
             if not object_ids:
                 self._previous = None
@@ -144,6 +150,8 @@ class EdgeFillDensifier:
                 up = up[..., None]
             smooth = guided_filter(guide, up, radius, self.eps)
             smooth = np.concatenate([1.0 - smooth.sum(-1, keepdims=True), smooth], -1)
+            if self.keep_foreground:
+                self.foreground[k] = np.clip(1.0 - smooth[..., 0], 0.0, 1.0).astype(np.float32)
             best = np.argmax(smooth, -1).astype(np.uint8)
             out[k] = cv2.resize(ids_lut[best], (w, h), interpolation=cv2.INTER_NEAREST)
             self._previous = (window.start + local, cv2.resize(out[k], (low[1], low[0]), interpolation=cv2.INTER_NEAREST))

@@ -40,6 +40,7 @@ from ..errors import ModelFileError
 from ..options import Option, read_option, read_options
 
 WEIGHTS_NAME = "embedded_classifier_v2.safetensors"
+APPEARANCE_WEIGHTS_NAME = "embedded_classifier_davis_v3.safetensors"
 # Weights metadata "evidence": the depth slot carries the geometric camera-model residuals per frame
 # and the geometric logit is a prior (motionseg_trt.motion.residual_features); "camera_stabilised"
 # also gives the model the tracks with the camera's motion taken out instead of the raw ones.
@@ -121,7 +122,8 @@ def track_rows(tracks: Tracks, rows: np.ndarray) -> Tracks:
 
 
 def score_tracks(predictor, tracks: Tracks, image_hw, chunk: int = 128, seed: int = 0,
-                 evidence=None, min_prior_logit: Optional[float] = None) -> np.ndarray:
+                 evidence=None, min_prior_logit: Optional[float] = None,
+                 features: Optional[WindowFeatures] = None) -> np.ndarray:
     """Probability that each track moves on its own, ``[N]`` float32 (0 for tracks never visible).
 
     ``predictor`` is a ``ClassifierPredictor`` or a ``TrajectoryClassifier``. Tracks are shuffled
@@ -130,6 +132,7 @@ def score_tracks(predictor, tracks: Tracks, image_hw, chunk: int = 128, seed: in
     trained with camera-residual evidence: its per-frame residual fills the depth slot and its prior
     logit is added to the model's logit. With ``min_prior_logit`` too, only the tracks whose prior
     logit exceeds it are scored (among themselves); the others get the prior's probability.
+    ``features`` gives the maps of the DINO slot to weights that read one (``use_dino``).
     """
     if evidence is not None and min_prior_logit is not None:
         prior = np.asarray(evidence.prior_logit, np.float64)
@@ -138,7 +141,7 @@ def score_tracks(predictor, tracks: Tracks, image_hw, chunk: int = 128, seed: in
         rows = np.flatnonzero(prior > min_prior_logit)
         if len(rows):
             prob[rows] = score_tracks(predictor, track_rows(tracks, rows), image_hw, chunk, seed,
-                                      evidence.subset(rows))
+                                      evidence.subset(rows), features=features)
         return prob
     from .classifier.predictor import ClassifierPredictor
     from .classifier.preprocess import PreprocessConfig, prepare_from_tracks
@@ -159,7 +162,7 @@ def score_tracks(predictor, tracks: Tracks, image_hw, chunk: int = 128, seed: in
     pcfg = PreprocessConfig.for_model(model_config, use_depth=model_config.use_depth and evidence is None)
     for part in np.array_split(order, n_chunks):
         part = np.sort(part)
-        prepared = prepare_from_tracks(track_rows(tracks, part), None, image_hw=image_hw, cfg=pcfg)
+        prepared = prepare_from_tracks(track_rows(tracks, part), features, image_hw=image_hw, cfg=pcfg)
         if prepared.inputs.num_tracks == 0:
             continue
         rows = part[prepared.kept]
@@ -198,6 +201,7 @@ class LearnedLabeller:
     """``MotionLabeller`` with the shipped (or given) learned weights."""
 
     OPTIONS = OPTIONS
+    DEFAULT_WEIGHTS = WEIGHTS_NAME  # in motionseg_trt/weights/; option learned_weights names another file
 
     def __init__(self, config: Optional[RunConfig] = None):
         from ..runtime.dispatch import make_runner
@@ -205,7 +209,7 @@ class LearnedLabeller:
 
         config = config or RunConfig()
         self.config = config
-        self.weights_path = weights_path_of(config)
+        self.weights_path = weights_path_of(config, self.DEFAULT_WEIGHTS)
         self.model_config, self.metadata = read_weights_config(self.weights_path)
         # the threshold chosen on the weights' validation clips (model card) unless overridden
         stored = {"learned_threshold": float(self.metadata["threshold"])} if "threshold" in self.metadata else None
@@ -231,7 +235,7 @@ class LearnedLabeller:
 
     @classmethod
     def network_specs(cls, config: RunConfig, frame_hw) -> list:
-        return [learned_network(config)]
+        return [learned_network(config, weights_path_of(config, cls.DEFAULT_WEIGHTS))]
 
     def _load_model(self):
         if self.config.threads:
@@ -250,8 +254,11 @@ class LearnedLabeller:
             evidence = camera_residual_evidence(tracks, hw, self.config, labeller=self.geometric,
                                                 stabilise=self.evidence == CAMERA_STABILISED)
         gate = self.min_prior_logit if evidence is not None and self.min_prior_logit > -PRIOR_LOGIT_BOUND else None
+        if self.model_config.use_dino and (features is None or features.dino is None):
+            raise ModelFileError(f"{self.weights_path} reads backbone maps: run it with --features appearance")
         prob = score_tracks(self.predictor, tracks, hw, chunk=self.chunk, seed=self.seed + window.index,
-                            evidence=evidence, min_prior_logit=gate)
+                            evidence=evidence, min_prior_logit=gate,
+                            features=features if self.model_config.use_dino else None)
         moving = select(prob, self.threshold, self.min_tracks)
         return MotionLabels(prob=prob, moving=moving, threshold=self.threshold)
 
@@ -263,9 +270,18 @@ def _say_first_run(message: str) -> None:
           f"does it ahead)", file=sys.stderr)
 
 
-def weights_path_of(config: RunConfig) -> Path:
-    """The weights a run uses: option ``learned_weights``, else the shipped file."""
-    return Path(read_option(config, OPTIONS, "learned_weights") or default_weights_path())
+def weights_path_of(config: RunConfig, default: str = WEIGHTS_NAME) -> Path:
+    """The weights a run uses: option ``learned_weights``, else the shipped file ``default``."""
+    explicit = read_option(config, OPTIONS, "learned_weights")
+    return Path(explicit) if explicit else default_weights_path().parent / default
+
+
+class AppearanceLabeller(LearnedLabeller):
+    """The classifier with the appearance stage's backbone maps in its DINO slot (the paper's
+    motion-semantic decoupling: attention over motion only, the maps enter the decoder's feed-forward),
+    trained on the DAVIS-2016 train clips on top of the procedural weights; its model card says how."""
+
+    DEFAULT_WEIGHTS = APPEARANCE_WEIGHTS_NAME
 
 
 def learned_network(config: RunConfig, weights_path=None, model_config=None, load_model=None):

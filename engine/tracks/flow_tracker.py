@@ -46,6 +46,11 @@ OPTIONS = (
 )
 
 
+# Tracks.flow_back is kept on a grid this many times coarser than the working resolution: it carries
+# appearance maps from key frames to the frames between them, which needs no finer motion.
+FLOW_BACK_DIVISOR = 4
+
+
 def defaults_signature() -> dict:
     """What decides the tracks this tracker makes besides its options: its defaults and the flow's
     finest-level rule. Caches of tracks hash it, so that a changed tracker never reuses old tracks."""
@@ -55,12 +60,12 @@ def defaults_signature() -> dict:
 
 
 class _FrameRecord:
-    """The tracks visible at one global frame."""
+    """The tracks visible at one global frame, and the frame's backward flow (see ``Tracks.flow_back``)."""
 
-    __slots__ = ("ids", "xy", "conf")
+    __slots__ = ("ids", "xy", "conf", "flow_back")
 
-    def __init__(self, ids: np.ndarray, xy: np.ndarray, conf: np.ndarray):
-        self.ids, self.xy, self.conf = ids, xy, conf
+    def __init__(self, ids: np.ndarray, xy: np.ndarray, conf: np.ndarray, flow_back: Optional[np.ndarray] = None):
+        self.ids, self.xy, self.conf, self.flow_back = ids, xy, conf, flow_back
 
 
 class FlowTracker:
@@ -115,7 +120,7 @@ class FlowTracker:
         cy = np.clip((xy[:, 1] / s).astype(np.int64), 0, ny - 1)
         return cy * nx + cx, nx, ny
 
-    def _thin_and_seed(self, t: int) -> None:
+    def _thin_and_seed(self, t: int, flow_back: Optional[np.ndarray] = None) -> None:
         """End tracks in over-full cells, then seed one track in every empty cell."""
         cells, nx, ny = self._grid_cells(self._xy)
         if len(cells):
@@ -144,7 +149,7 @@ class FlowTracker:
             self._ids = np.concatenate([self._ids, new_ids])
             self._xy = np.concatenate([self._xy, seeds])
             self._conf = np.concatenate([self._conf, self._texture_at(seeds)])
-        self._records[t] = _FrameRecord(self._ids.copy(), self._xy.copy(), self._conf.copy())
+        self._records[t] = _FrameRecord(self._ids.copy(), self._xy.copy(), self._conf.copy(), flow_back)
 
     def _texture_map(self, gray: np.ndarray) -> np.ndarray:
         """Where flow can be trusted: the smallest eigenvalue of the structure tensor (flat sky, water
@@ -165,8 +170,10 @@ class FlowTracker:
         h, w = self._shape
         scale = flow_scale(h, w, self.flow_side)
         gray = to_flow_gray(frame, scale)
+        flow_back = None
         if len(self._ids):
             pair = self._flow.pair(self._gray, gray, scale)
+            flow_back = self._flow_back(pair.backward, scale)
             fwd = pair.at(pair.forward, self._xy)
             new_xy = self._xy + fwd
             bwd = pair.at(pair.backward, new_xy)
@@ -183,7 +190,13 @@ class FlowTracker:
             self._texture = self._texture_map(gray)
         self._gray = gray
         self._t = t
-        self._thin_and_seed(t)
+        self._thin_and_seed(t, flow_back)
+
+    def _flow_back(self, backward: np.ndarray, scale: float) -> np.ndarray:
+        """The backward flow on the coarse grid of ``Tracks.flow_back``, in working-resolution pixels."""
+        h, w = self._shape
+        size = (max(1, w // FLOW_BACK_DIVISOR), max(1, h // FLOW_BACK_DIVISOR))
+        return cv2.resize(backward, size, interpolation=cv2.INTER_AREA) / np.float32(scale)
 
     def _start(self, frame: np.ndarray, t: int) -> None:
         self._reset_state()
@@ -240,4 +253,10 @@ class FlowTracker:
         query = np.clip(births - start, 0, length - 1)
         # The birth map only needs the tracks still on record (long videos keep it small).
         self._birth = {i: self._birth[i] for i in ids.tolist()}
-        return Tracks(xy=xy, visible=visible, confidence=conf, ids=ids, query_frame=query)
+        return Tracks(xy=xy, visible=visible, confidence=conf, ids=ids, query_frame=query,
+                      flow_back=self._stack_flow_back(records))
+
+    def _stack_flow_back(self, records) -> np.ndarray:
+        h, w = self._shape
+        grid = (max(1, h // FLOW_BACK_DIVISOR), max(1, w // FLOW_BACK_DIVISOR), 2)
+        return np.stack([r.flow_back if r.flow_back is not None else np.zeros(grid, np.float32) for r in records])

@@ -22,7 +22,7 @@ from typing import Optional
 import numpy as np
 
 from ...config import RunConfig
-from ...contracts import FrameWindow, MotionLabels, Tracks, WindowMasks
+from ...contracts import FrameWindow, MotionLabels, Tracks, WindowFeatures, WindowMasks
 from ...options import Option, read_option, read_options
 from .prompting import ObjectMasks, compose_labels, group_objects, merge_groups, refine_object
 
@@ -116,7 +116,8 @@ class Sam2Densifier:
         # also covers a last window shifted back to keep its full length
         self._feature_carry = {window.start + k: f for k, f in session.cached_features().items()}
 
-    def densify(self, window: FrameWindow, tracks: Tracks, labels: MotionLabels) -> WindowMasks:
+    def densify(self, window: FrameWindow, tracks: Tracks, labels: MotionLabels,
+                features: Optional[WindowFeatures] = None) -> WindowMasks:
         t_len, h, w = window.length, window.frames.shape[1], window.frames.shape[2]
         emit_from = window.emit_from
         moving = np.asarray(labels.moving, dtype=bool)

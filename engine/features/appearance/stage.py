@@ -1,0 +1,122 @@
+"""The appearance features stage: saliency for every frame, backbone maps for the key frames.
+
+Key frames are every ``appearance_every``-th frame of the video (global index), so overlapping windows
+share them and each frame goes through each network at most once. On a key frame U²-Netp gives the
+salient-object map and EfficientNet-Lite0 the backbone features; the frames in between get the last
+map carried along the tracker's flow (:mod:`.propagate`), which costs a remap instead of a network
+run. A tracker without dense flow (BootsTAPIR) leaves the map where it was.
+
+Output (:class:`~motionseg_trt.contracts.WindowFeatures`): ``saliency [T, h, w]`` at the saliency
+network's input size, and ``dino [Q, h', w', 433]`` / ``dino_frames [Q]``: the key frames' backbone
+features (432 channels on the stride-16 grid) with their saliency (area-averaged onto that grid) as the
+last channel, which the learned labeller samples under each track (the paper's DINO slot).
+"""
+from __future__ import annotations
+
+import sys
+from typing import Callable, Optional
+
+import cv2
+import numpy as np
+
+from ...config import RunConfig
+from ...contracts import FrameWindow, Tracks, WindowFeatures
+from ...errors import OptionError
+from ...options import Option, read_options
+from ...runtime.network import NetworkSpec
+from .networks import backbone_network, backbone_size, saliency_network, saliency_size
+from .preprocess import backbone_input, normalise_saliency, saliency_input
+from .propagate import warp_to_next
+
+OPTIONS = (
+    Option("appearance_every", 4, "run the appearance networks on every N-th frame (at most --stride); "
+                                  "the frames between get the maps carried along the flow", minimum=1),
+    Option("saliency_side", 192, "shorter side of U²-Netp's input (multiples of 32 are used)", minimum=32),
+    Option("backbone_side", 256, "shorter side of EfficientNet-Lite0's input (multiples of 32 are used)", minimum=32),
+)
+
+
+def appearance_networks(config: RunConfig, frame_hw) -> list[NetworkSpec]:
+    opt = read_options(config, OPTIONS)
+    h, w = int(frame_hw[0]), int(frame_hw[1])
+    return [saliency_network(saliency_size(h, w, opt["saliency_side"])),
+            backbone_network(backbone_size(h, w, opt["backbone_side"]))]
+
+
+class AppearanceFeatures:
+    """:class:`~motionseg_trt.contracts.FeatureExtractor` of the embedded set's appearance cues."""
+
+    OPTIONS = OPTIONS
+
+    def __init__(self, config: RunConfig, log: Optional[Callable[[str], None]] = None):
+        from .packaged import EFFICIENTNET_LITE0, U2NETP, locate
+
+        self.config = config
+        self.log = log or (lambda msg: print(f"motionseg-trt: {msg} (first run only; `motionseg-trt build` "
+                                             f"does it ahead)", file=sys.stderr))
+        opt = read_options(config, OPTIONS)
+        self.every = opt["appearance_every"]
+        if not config.offline and self.every > config.stride:
+            raise OptionError(f"--option appearance_every={self.every}: at most --stride ({config.stride}), so that "
+                              f"every window holds a key frame")
+        self.saliency_side, self.backbone_side = opt["saliency_side"], opt["backbone_side"]
+        locate(U2NETP), locate(EFFICIENTNET_LITE0)  # a missing package fails now, not at the first window
+        self._size: Optional[tuple[int, int]] = None
+        self._saliency = self._backbone = None
+        self._maps: dict[int, np.ndarray] = {}  # global frame -> saliency map
+        self._semantic: dict[int, np.ndarray] = {}  # global key frame -> [h', w', 433]
+
+    @classmethod
+    def network_specs(cls, config: RunConfig, frame_hw) -> list[NetworkSpec]:
+        return appearance_networks(config, frame_hw)
+
+    def _runners(self, height: int, width: int) -> None:
+        if self._size == (height, width):
+            return
+        from ...runtime.dispatch import make_runner
+
+        for runner in (self._saliency, self._backbone):
+            if runner is not None:
+                runner.deactivate()
+        sal, bb = appearance_networks(self.config, (height, width))
+        self.saliency_hw, self.backbone_hw = sal.graph().info["input_hw"], bb.graph().info["input_hw"]
+        self._saliency = make_runner(self.config, sal, self.log).activate()
+        self._backbone = make_runner(self.config, bb, self.log).activate()
+        self._size = (height, width)
+        self._maps.clear()
+        self._semantic.clear()
+
+    def extract(self, window: FrameWindow, tracks: Tracks) -> WindowFeatures:
+        frames = window.frames
+        length, height, width = frames.shape[:3]
+        self._runners(height, width)
+        start = window.start
+        for local in range(length):
+            g = start + local
+            if g in self._maps:
+                continue
+            if g % self.every == 0 or (g - 1) not in self._maps:
+                self._key_frame(frames[local], g)
+            elif tracks.flow_back is not None:
+                self._maps[g] = warp_to_next(self._maps[g - 1], tracks.flow_back[local], (height, width))
+            else:
+                self._maps[g] = self._maps[g - 1]
+        keys = [local for local in range(length) if (start + local) in self._semantic]
+        saliency = np.stack([self._maps[start + local] for local in range(length)])
+        dino = np.stack([self._semantic[start + k] for k in keys]).astype(np.float32)
+        self._forget_before(start + length if window.is_last else start + max(1, int(self.config.stride)))
+        return WindowFeatures(saliency=saliency, dino=dino, dino_frames=np.asarray(keys, np.int64))
+
+    def _key_frame(self, frame: np.ndarray, g: int) -> None:
+        sal = self._saliency.infer({"image": saliency_input(frame[None], self.saliency_hw)})["saliency"]
+        sal = normalise_saliency(sal[:, 0])[0]
+        feats = self._backbone.infer({"image": backbone_input(frame[None], self.backbone_hw)})["features"][0]
+        grid = feats.shape[1:]
+        sal_grid = cv2.resize(sal, (grid[1], grid[0]), interpolation=cv2.INTER_AREA)
+        self._maps[g] = sal
+        self._semantic[g] = np.concatenate([feats.transpose(1, 2, 0), sal_grid[..., None]], -1).astype(np.float16)
+
+    def _forget_before(self, next_start: int) -> None:
+        """Keep what the next window shares with this one, and the frame before it (the flow's source)."""
+        self._maps = {g: m for g, m in self._maps.items() if g >= next_start - 1}
+        self._semantic = {g: m for g, m in self._semantic.items() if g >= next_start}

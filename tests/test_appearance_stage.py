@@ -1,0 +1,86 @@
+"""The appearance features stage: key frames, maps carried along the flow between them, reuse across
+overlapping windows; and the flow carry itself."""
+import numpy as np
+import pytest
+
+from motionseg_trt.features.appearance.propagate import warp_to_next
+
+
+def test_warp_to_next_moves_a_map_with_the_flow():
+    prev = np.zeros((40, 60), np.float32)
+    prev[10:20, 10:20] = 1.0
+    # every pixel of the next frame came from 4 working px to the left (working res twice the map's)
+    flow_back = np.zeros((20, 30, 2), np.float32)
+    flow_back[..., 0] = -4.0
+    moved = warp_to_next(prev, flow_back, (80, 120))
+    ys, xs = np.nonzero(moved > 0.5)
+    assert (ys.min(), ys.max()) == (10, 19) and (xs.min(), xs.max()) == (12, 21)
+
+
+def test_zero_flow_keeps_the_map():
+    prev = np.random.default_rng(0).random((24, 32)).astype(np.float32)
+    assert np.allclose(warp_to_next(prev, np.zeros((6, 8, 2), np.float32), (24, 32)), prev, atol=1e-6)
+
+
+def _disk_clip(n=12, h=120, w=160, step=4):
+    from _video import texture
+
+    frames = []
+    bg = texture(h, w, seed=3) // 3 + 60  # dim, low-contrast background
+    skin = texture(h, w + step * n, seed=4)  # the disk carries its own texture (flow needs some)
+    skin = (skin // 2 + np.array([128, 0, 0], np.uint8)).astype(np.uint8)
+    yy, xx = np.mgrid[:h, :w]
+    for t in range(n):
+        f = bg.copy()
+        cx = 40 + step * t
+        disk = (yy - 60) ** 2 + (xx - cx) ** 2 < 18 ** 2
+        moved = skin[:, step * (n - t):step * (n - t) + w]  # the texture travels with the disk
+        f[disk] = moved[disk]
+        frames.append(f)
+    return np.stack(frames).astype(np.uint8)
+
+
+@pytest.mark.slow
+def test_stage_runs_networks_on_key_frames_only_and_carries_saliency(tmp_path):
+    pytest.importorskip("torch")
+    from motionseg_trt.config import RunConfig
+    from motionseg_trt.features.appearance import packaged
+    from motionseg_trt.features.appearance.stage import AppearanceFeatures
+    from motionseg_trt.tracks.flow_tracker import FlowTracker
+    from _scenes import windows
+
+    try:
+        packaged.locate(packaged.U2NETP), packaged.locate(packaged.EFFICIENTNET_LITE0)
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(str(exc))
+    frames = _disk_clip()
+    config = RunConfig(window=8, stride=4, engine_cache=str(tmp_path), threads=1,
+                       extra={"appearance_every": 4, "saliency_side": 96, "backbone_side": 64})
+    tracker, stage = FlowTracker(config), AppearanceFeatures(config, log=lambda m: None)
+    calls = []
+    key_frame = stage._key_frame
+    stage._key_frame = lambda frame, g: calls.append(g) or key_frame(frame, g)
+    maps = {}
+    for w in windows(frames, 8, 4):
+        tracks = tracker.track(w)
+        feats = stage.extract(w, tracks)
+        assert feats.saliency.shape[0] == w.length and feats.dino.shape[0] == len(feats.dino_frames) >= 1
+        assert feats.dino.shape[-1] == 433
+        assert all((w.start + k) % 4 == 0 for k in feats.dino_frames)
+        for local in range(w.length):
+            maps[w.start + local] = feats.saliency[local]
+    assert calls == [0, 4, 8]  # each key frame once, though windows overlap
+    # the carried map follows the disk: the salient centre of frame 3 lies right of frame 0's
+    def centre_x(m):
+        ys, xs = np.nonzero(m > 0.5)
+        return xs.mean() * 160 / m.shape[1]
+    assert centre_x(maps[3]) - centre_x(maps[0]) == pytest.approx(12, abs=4)
+
+
+def test_appearance_every_must_not_exceed_the_stride():
+    from motionseg_trt.config import RunConfig
+    from motionseg_trt.errors import OptionError
+    from motionseg_trt.features.appearance.stage import AppearanceFeatures
+
+    with pytest.raises(OptionError, match="appearance_every"):
+        AppearanceFeatures(RunConfig(window=8, stride=4, extra={"appearance_every": 5}))
