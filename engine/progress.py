@@ -76,13 +76,14 @@ class Heartbeat(NoProgress):
 
 def make_progress(config, label: str, total: Optional[int]):
     """The progress display ``config`` asks for, for stderr as it is (a terminal or not)."""
+    from .options import ENGINE_OPTIONS, read_option
+
+    interval = read_option(config, ENGINE_OPTIONS, "progress_interval")  # read (and checked) even when unused
     if not config.progress:
         return NoProgress()
     if sys.stderr.isatty():
         return Bar(label, total)
-    from .options import ENGINE_OPTIONS, read_option
-
-    return Heartbeat(label, total, read_option(config, ENGINE_OPTIONS, "progress_interval"))
+    return Heartbeat(label, total, interval)
 
 
 def _clock(seconds: float) -> str:
