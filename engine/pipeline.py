@@ -30,7 +30,7 @@ from .io.sinks.base import OutputMasks
 from .io.writers import OutputWriter
 from .options import ENGINE_OPTIONS, check_options, read_option
 from .progress import NoProgress, make_progress, stage_fps
-from .stages import Stages, build_stages
+from .stages import Stages, build_stages, runtime_warnings
 
 # "write" is the writer thread's busy time; "write_wait" the time the stages waited for it
 STAGE_NAMES = ("decode", "tracks", "features", "motion", "masks", "write", "write_wait")
@@ -231,7 +231,7 @@ class PipelineRun:
             "fps": round(frames / total, 3) if total > 0 else None,
             "fps_stages": _stage_fps(frames, clock),
             "fps_per_stage": stage_fps(frames, clock.seconds, self.num_windows),
-            "warnings": run_warnings(config, status),
+            "warnings": run_warnings(config, status) + runtime_warnings(config, self.stages),
             "decode": status.to_dict(),
         }
         run_info = {
