@@ -39,11 +39,13 @@ def _complete(folder) -> bool:
     return record["status"] == "complete" and len(list((folder / "masks").glob("*.png"))) == record["frames"] == 12
 
 
-def test_names_collide_into_their_parent_folders(tmp_path):
-    assert result_names(["/d/a.mp4", "/d/x/c.mp4", "/d/y/c.mp4"]) == ["a", "x-c", "y-c"]
-    assert result_names(["/p/x/a/c.mp4", "/p/y/a/c.mp4", "/q/frames"]) == ["x-a-c", "y-a-c", "frames"]
+def test_names_that_collide_are_their_folders(tmp_path):
+    assert result_names(["/d/a.mp4", "/d/x/c.mp4", "/d/y/c.mp4"]) == ["a", "x", "y"]
+    # a data set's <seq>/clip.mp4: the sequence names, as eval matches them
+    assert result_names(["/davis/bear/clip.mp4", "/davis/boat/clip.mp4"]) == ["bear", "boat"]
+    assert result_names(["/p/x/a/c.mp4", "/p/y/a/c.mp4", "/q/frames"]) == ["x-a", "y-a", "frames"]
     # the same names whatever the order of the inputs: a second call finds the same folders
-    assert result_names(["/d/y/c.mp4", "/d/a.mp4", "/d/x/c.mp4"]) == ["y-c", "a", "x-c"]
+    assert result_names(["/d/y/c.mp4", "/d/a.mp4", "/d/x/c.mp4"]) == ["y", "a", "x"]
 
 
 def test_folders_of_videos_lists_and_duplicates(clips, tmp_path):
@@ -51,7 +53,11 @@ def test_folders_of_videos_lists_and_duplicates(clips, tmp_path):
     frames = write_frame_folder(str(tmp_path / "shots" / "take1"), make_pan_frames(4, (32, 32)).frames)
     (tmp_path / "shots" / "clip.mp4").symlink_to(paths[0])
     (tmp_path / "shots" / "notes.txt").write_text("x")
-    assert expand([str(tmp_path / "shots")]) == [str(tmp_path / "shots" / "clip.mp4"), frames]
+    (tmp_path / "shots" / "seq").mkdir()  # a data set's <seq>/clip.mp4 beside its masks
+    (tmp_path / "shots" / "seq" / "clip.mp4").symlink_to(paths[1])
+    write_frame_folder(str(tmp_path / "shots" / "seq" / "masks"), make_pan_frames(2, (32, 32)).frames)
+    assert expand([str(tmp_path / "shots")]) == [str(tmp_path / "shots" / "clip.mp4"),
+                                                 str(tmp_path / "shots" / "seq" / "clip.mp4"), frames]
     assert is_batch([str(tmp_path / "shots")], None) and not is_batch([frames], None)
     assert not is_batch([paths[0]], None) and is_batch([paths[0]], "list.txt")
     listing = tmp_path / "list.txt"
@@ -66,14 +72,14 @@ def test_jobs_run_every_video_and_a_second_call_skips_them(clips, tmp_path, caps
     out = tmp_path / "res"
     assert _run(*paths, "--out", out, "--jobs", "2") == 0
     first = capsys.readouterr().out
-    for name in ("a", "x-c", "y-c"):
+    for name in ("a", "x", "y"):
         assert _complete(out / name)
     assert "video  frames  objects" in first and first.count(" done") == 3
-    stamps = {n: (out / n / "run.json").stat().st_mtime_ns for n in ("a", "x-c", "y-c")}
+    stamps = {n: (out / n / "run.json").stat().st_mtime_ns for n in ("a", "x", "y")}
     assert _run(*paths, "--out", out, "--jobs", "2") == 0
     second = capsys.readouterr().out
     assert second.count("skipped") == 6  # a line per video and a table row each
-    assert stamps == {n: (out / n / "run.json").stat().st_mtime_ns for n in ("a", "x-c", "y-c")}
+    assert stamps == {n: (out / n / "run.json").stat().st_mtime_ns for n in ("a", "x", "y")}
 
 
 def test_a_failure_does_not_stop_the_others_and_sets_the_exit_status(clips, tmp_path, capsys):
@@ -138,7 +144,7 @@ def test_ray_runs_every_video_as_a_task_and_a_second_call_skips_them(clips, tmp_
     env = dict(os.environ, RAY_ADDRESS="")  # a local Ray of its own, never a cluster the machine knows of
     first = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env)
     assert first.returncode == 0, first.stderr
-    for name in ("a", "x-c", "y-c"):
+    for name in ("a", "x", "y"):
         assert _complete(out / name)
     assert first.stdout.count(" done") == 3
     second = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)

@@ -1,13 +1,16 @@
 """The inputs of a batch and the result folder of each.
 
-An input is a video file or a frame folder. A folder that holds no image frames but videos (or frame
-folders) is a folder of inputs: each one is an input. ``--list FILE`` names one input per line (blank
-lines and ``#`` comments skipped; relative paths are relative to the list's folder).
+An input is a video file or a frame folder. A folder that holds no image frames but videos, frame
+folders, or folders of one video each (a data set's ``<seq>/clip.mp4``) is a folder of inputs: each
+one is an input. ``--list FILE`` names one input per line (blank lines and ``#`` comments skipped;
+relative paths are relative to the list's folder).
 
 Each input's results go to ``OUT/<name>``: the video's name without its extension (a frame folder's
-whole name). Two inputs of the same name get their parent folders' names in front
-(``a/clip.mp4``, ``b/clip.mp4`` -> ``a-clip``, ``b-clip``), so that a name does not depend on the order
-of the inputs and a second call finds the same folders; the same file given twice is run once.
+whole name). Inputs of the same name are named by their folders instead (``bear/clip.mp4``,
+``boat/clip.mp4`` -> ``bear``, ``boat``: the names ``motionseg-trt eval`` matches to a data set's
+sequences), with more parent folders joined by ``-`` where one is not enough. A name does not
+depend on the order of the inputs, so a second call finds the same folders; the same file given twice
+is run once.
 """
 from __future__ import annotations
 
@@ -39,11 +42,19 @@ def folder_inputs(folder: str) -> list[str]:
         path = os.path.join(folder, name)
         if name.startswith("."):
             continue
-        if os.path.isfile(path) and name.lower().endswith(VIDEO_SUFFIXES):
+        if os.path.isfile(path) and _is_video(path):
             out.append(path)
         elif os.path.isdir(path) and _has_frames(path):
             out.append(path)
+        elif os.path.isdir(path):
+            videos = [os.path.join(path, n) for n in os.listdir(path) if _is_video(os.path.join(path, n))]
+            if len(videos) == 1:  # <seq>/clip.mp4 (beside e.g. its ground-truth masks/)
+                out.append(videos[0])
     return out
+
+
+def _is_video(path: str) -> bool:
+    return os.path.isfile(path) and path.lower().endswith(VIDEO_SUFFIXES) and not os.path.basename(path).startswith(".")
 
 
 def read_list(list_file: str) -> list[str]:
@@ -85,7 +96,8 @@ def _stem(path: str) -> str:
 
 
 def result_names(inputs: list[str]) -> list[str]:
-    """A folder name per input, unique: the name, with parent folders in front where names collide."""
+    """A folder name per input, unique: its own name, else (where names collide) its parent folder's,
+    else more parent folders joined by ``-``."""
     parts = [Path(os.path.abspath(p)).parts[:-1] for p in inputs]
     names = [_stem(p) for p in inputs]
     depth = [0] * len(inputs)
@@ -99,7 +111,7 @@ def result_names(inputs: list[str]) -> list[str]:
             if depth[i] < len(parts[i]) - 1:  # never the filesystem root
                 depth[i] += 1
                 grew = True
-                names[i] = "-".join(list(parts[i][len(parts[i]) - depth[i]:]) + [_stem(inputs[i])])
-        if not grew:  # same names all the way up (cannot happen for distinct real paths): number them
+                names[i] = "-".join(parts[i][len(parts[i]) - depth[i]:])
+        if not grew:  # the same names all the way up (cannot happen for distinct real paths): number them
             for n, i in enumerate(clashing[1:], 2):
                 names[i] = f"{names[i]}-{n}"
