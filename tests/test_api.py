@@ -176,3 +176,17 @@ def test_the_readme_example_runs(clip, tmp_path, monkeypatch, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 41 and lines[0].startswith("0 (120, 160)")
     assert lines[-1].split()[1] == "1"  # the summary: one moving object
+
+
+def test_run_pipeline_takes_an_array_and_records_it(clip, tmp_path):
+    """The issue's case: ``run_pipeline`` given a NumPy array (was "The truth value of an array...")."""
+    from motionseg_trt.config import RunConfig
+    from motionseg_trt.pipeline import run_pipeline
+
+    _, decoded, pngs, _ = clip
+    summary = run_pipeline(RunConfig(input=decoded, out=str(tmp_path / "o"), input_fps=12.5))
+    assert summary["status"] == "complete" and summary["frames"] == 40
+    written = [np.array(Image.open(p)) for p in sorted((tmp_path / "o" / "masks").glob("*.png"))]
+    assert _same(written, pngs)
+    record = json.loads((tmp_path / "o" / "run.json").read_text())
+    assert record["config"]["input"] == "<array [40, 120, 160, 3] uint8>" and record["input"]["fps"] == 12.5

@@ -149,3 +149,62 @@ def test_ray_runs_every_video_as_a_task_and_a_second_call_skips_them(clips, tmp_
     assert first.stdout.count(" done") == 3
     second = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
     assert second.returncode == 0 and second.stdout.count("skipped") == 6, second.stderr
+
+
+def test_no_input_is_a_usage_error(capsys):
+    assert main(["run"]) == 2
+    assert "give an INPUT" in capsys.readouterr().err
+
+
+def test_ray_missing_is_one_line_exit_6(clips, tmp_path, capsys, monkeypatch):
+    root, paths = clips
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails as on a machine without it
+    assert _run(paths[0], paths[1], "--out", tmp_path / "r", "--ray") == 6
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pip install 'motionseg-trt[ray]'" in err[0]
+    assert not (tmp_path / "r").exists()
+
+
+def test_task_resources_and_thread_shares(clips):
+    from dataclasses import replace
+
+    from motionseg_trt.batch.jobs import Job
+    from motionseg_trt.batch.local import share_threads
+    from motionseg_trt.batch.on_ray import task_resources
+    from motionseg_trt.config import RunConfig
+
+    job = Job("a", RunConfig(input="a.mp4", out="r/a"))
+    assert task_resources(job) == {"num_cpus": 1, "num_gpus": 0}
+    assert task_resources(replace(job, config=replace(job.config, threads=3, device="cuda"))) == {
+        "num_cpus": 3, "num_gpus": 1}
+    shared = share_threads([job, replace(job, config=replace(job.config, threads=5))], workers=2, cores=8)
+    assert [j.config.threads for j in shared] == [4, 5]
+
+
+def test_a_worker_that_dies_is_one_failed_video(clips, tmp_path):
+    """A hard kill of a worker process (the OOM killer, a segfault) fails its video only."""
+    import multiprocessing
+    import signal
+    import threading
+    import time
+    from dataclasses import replace
+
+    from motionseg_trt.batch.jobs import Job
+    from motionseg_trt.batch.local import _in_process
+    from motionseg_trt.config import RunConfig
+
+    long_clip = str(tmp_path / "long.mp4")
+    write_video(long_clip, make_pan_frames(200, (160, 120)).frames)
+    job = Job("long", RunConfig(input=long_clip, out=str(tmp_path / "long"), progress=False))
+    result = []
+    worker = threading.Thread(target=lambda: result.append(_in_process(multiprocessing.get_context("spawn"), job)))
+    worker.start()
+    deadline = time.monotonic() + 60
+    while not multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)
+    os.kill(multiprocessing.active_children()[0].pid, signal.SIGKILL)
+    worker.join(timeout=60)
+    (outcome,) = result
+    assert outcome.status == "failed" and outcome.exit_code == 1
+    assert outcome.error == "the worker process died (exit status -9)"
