@@ -57,13 +57,13 @@ class Heartbeat(NoProgress):
         elapsed = (now if now is not None else time.monotonic()) - self.started
         done = self.frames
         if done == 0:
-            return f"motionseg-trt: {self.label}: preparing (stages, first window), {_clock(elapsed)} elapsed"
+            return f"motionseg-trt: {self.label}: preparing (stages, first window), {clock_text(elapsed)} elapsed"
         fps = done / elapsed if elapsed > 0 else 0.0
         if self.total:
-            eta = f", ETA {_clock((self.total - done) / fps)}" if fps > 0 and done < self.total else ""
+            eta = f", ETA {clock_text((self.total - done) / fps)}" if fps > 0 and done < self.total else ""
             return (f"motionseg-trt: {self.label}: {done}/{self.total} frames ({100.0 * done / self.total:.0f}%), "
                     f"{fps:.1f} fps{eta}")
-        return f"motionseg-trt: {self.label}: {done} frames, {fps:.1f} fps, {_clock(elapsed)} elapsed"
+        return f"motionseg-trt: {self.label}: {done} frames, {fps:.1f} fps, {clock_text(elapsed)} elapsed"
 
     def _beat(self) -> None:
         while not self._stop.wait(self.interval):
@@ -86,7 +86,8 @@ def make_progress(config, label: str, total: Optional[int]):
     return Heartbeat(label, total, interval)
 
 
-def _clock(seconds: float) -> str:
+def clock_text(seconds: float) -> str:
+    """``M:SS`` (``H:MM:SS`` from an hour on)."""
     seconds = int(round(max(0.0, seconds)))
     hours, rest = divmod(seconds, 3600)
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"

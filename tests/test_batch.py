@@ -208,3 +208,11 @@ def test_a_worker_that_dies_is_one_failed_video(clips, tmp_path):
     (outcome,) = result
     assert outcome.status == "failed" and outcome.exit_code == 1
     assert outcome.error == "the worker process died (exit status -9)"
+
+
+def test_each_video_says_its_warnings(clips, tmp_path, capsys):
+    root, paths = clips
+    assert _run(paths[0], paths[1], "--out", tmp_path / "r", "--backend", "trt", "--jobs", "2") == 0
+    err = capsys.readouterr().err
+    for name in ("a", "c"):
+        assert f"motionseg-trt: warning: {name}: --backend trt: no stage of this run runs a network" in err

@@ -4,6 +4,7 @@ fork), so that a crash, a leak or a hard kill of one video touches no other."""
 from __future__ import annotations
 
 import multiprocessing
+import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import replace
 from typing import Callable
@@ -57,9 +58,24 @@ def run_local(jobs: list[Job], workers: int, on_done: Callable[[Outcome], None])
                     on_done(outcomes[-1])
         except KeyboardInterrupt:
             for future in pending:
-                future.cancel()  # the queued ones; the running workers got the same Ctrl-C
+                future.cancel()  # the queued ones
+            _stop_workers()
             raise
     return outcomes
+
+
+def _stop_workers(grace: float = 5.0) -> None:
+    """A Ctrl-C reached the workers too (one process group); a SIGTERM sent to this process alone
+    did not: workers still running after ``grace`` seconds are sent one, and clean up as for Ctrl-C."""
+    from multiprocessing.connection import wait as wait_for
+
+    deadline = time.monotonic() + grace
+    alive = {p.sentinel: p for p in multiprocessing.active_children()}
+    while alive and time.monotonic() < deadline:  # sentinels: no reaping, the pool's threads join them
+        for ended in wait_for(list(alive), timeout=max(0.0, deadline - time.monotonic())):
+            alive.pop(ended)
+    for process in alive.values():
+        process.terminate()
 
 
 def share_threads(jobs: list[Job], workers: int, cores: int) -> list[Job]:

@@ -8,7 +8,7 @@ import threading
 import time
 from typing import Optional
 
-from ..progress import _clock, stage_speeds
+from ..progress import clock_text, stage_speeds
 from .jobs import Outcome
 
 
@@ -59,11 +59,14 @@ class BatchReport:
             print(line, file=sys.stderr, flush=True)
         elif not self.quiet:
             print(line, flush=True)
+        for warning in outcome.warnings:
+            if "fp16" not in warning:  # said once for the batch, as for one video
+                print(f"motionseg-trt: warning: {outcome.name}: {warning}", file=sys.stderr, flush=True)
 
     def heartbeat_line(self) -> str:
         failed = sum(not o.ok for o in self.outcomes)
         return (f"motionseg-trt: {len(self.outcomes)} of {self.total} videos finished ({failed} failed), "
-                f"{_clock(time.monotonic() - self.started)} elapsed")
+                f"{clock_text(time.monotonic() - self.started)} elapsed")
 
     def _beat(self, interval: float) -> None:
         while not self._stop.wait(interval):

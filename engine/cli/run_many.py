@@ -50,6 +50,8 @@ def main(args: argparse.Namespace) -> int:
         from ..errors import OutputExistsError
 
         raise OutputExistsError(f"--out must be a folder for several videos: {args.out} is a file")
+    if jobs[0].config.fp16 and jobs[0].config.device == "cpu":
+        print("motionseg-trt: note: --fp16 has no effect on CPU", file=sys.stderr)
     report = BatchReport(len(jobs), args.quiet, read_option(jobs[0].config, ENGINE_OPTIONS, "progress_interval"))
     todo = []
     try:
@@ -61,13 +63,14 @@ def main(args: argparse.Namespace) -> int:
         if todo:
             _run(todo, args, report.done)
     except KeyboardInterrupt:
-        report.close()
         print(f"motionseg-trt: interrupted after {len(report.outcomes)} of {len(jobs)} videos; complete "
               f"ones are kept, a second call runs the rest", file=sys.stderr)
         return 130
-    report.close()
+    finally:
+        report.close()  # the heartbeat stops whatever happened (Ray missing, a bad cluster address)
     if not args.quiet:
-        print(table(sorted(report.outcomes, key=lambda o: [j.name for j in jobs].index(o.name))))
+        order = {job.name: i for i, job in enumerate(jobs)}
+        print(table(sorted(report.outcomes, key=lambda o: order[o.name])))
     failed = [o for o in report.outcomes if not o.ok]
     if failed:
         print(f"motionseg-trt: {len(failed)} of {len(jobs)} videos failed: {', '.join(o.name for o in failed)}",
