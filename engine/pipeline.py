@@ -1,31 +1,36 @@
 """The streaming orchestrator: decode -> tracks -> features -> motion labels -> masks -> writers,
 one window at a time.
 
-``run_pipeline(config)`` opens the input, builds the stages, feeds them every window and writes the
-outputs; it returns a summary (also stored in ``run.json``). Nothing is created in the output folder
-until the input has been opened and the stages built, so a bad input or a missing model leaves no
-empty result folder behind.
+:class:`PipelineRun` is the loop: opening it reads the input and builds the stages, iterating it
+yields each window's masks as they are made (and writes the outputs when the run has an output
+folder). ``run_pipeline(config)`` (the CLI) runs it to the end and returns the summary (also stored
+in ``run.json``); :func:`motionseg_trt.segment` (the Python API) turns its windows into per-frame
+results. Nothing is created in the output folder until the input has been opened and the stages
+built, so a bad input or a missing model leaves no empty result folder behind.
 """
 from __future__ import annotations
 
+import os
 import platform
-import sys
 import time
 from collections import defaultdict
-from typing import Optional
+from dataclasses import dataclass
+from typing import Iterator, Optional
 
 import numpy as np
 
 from . import __version__
 from .config import RunConfig, StageOptions
-from .contracts import FrameWindow, WindowMasks
+from .contracts import FrameWindow, MotionLabels, Tracks, WindowMasks
 from .io.decode import open_frames
 from .io.output_dir import check_output_dir, prepare_output_dir
 from .io.windows import VideoSource, validate_window
 from .io.background import BackgroundWriter
+from .io.sinks.base import OutputMasks
 from .io.writers import OutputWriter
 from .options import ENGINE_OPTIONS, check_options, read_option
-from .stages import Stages, build_stages
+from .progress import NoProgress, make_progress, stage_fps
+from .stages import Stages, build_stages, runtime_warnings
 
 # "write" is the writer thread's busy time; "write_wait" the time the stages waited for it
 STAGE_NAMES = ("decode", "tracks", "features", "motion", "masks", "write", "write_wait")
@@ -92,11 +97,152 @@ def package_versions() -> dict[str, Optional[str]]:
     return versions
 
 
-def _progress(config: RunConfig, total: Optional[int]):
-    from tqdm import tqdm
+@dataclass
+class Emitted:
+    """One window's output: the frames it emits (working resolution), their masks as the writers see
+    them (:class:`~.io.sinks.base.OutputMasks`: working-resolution labels, ``at_input_size(i)``), and
+    the tracks and motion labels they came from."""
 
-    enabled = bool(config.progress) and sys.stderr.isatty()
-    return tqdm(total=total, unit="frame", desc="motionseg-trt", disable=not enabled, leave=False)
+    window: FrameWindow
+    tracks: Tracks
+    labels: MotionLabels
+    masks: OutputMasks
+
+    @property
+    def frames(self) -> np.ndarray:
+        return self.window.frames[self.window.emit_from:]
+
+
+class PipelineRun:
+    """A run, opened: the input read, the stages built, nothing written yet (the errors of a bad
+    input, a bad option or a missing model are raised here). Iterating it runs the windows, hands
+    each to the writers when ``config.out`` is set, and yields it (:class:`Emitted`); then
+    :attr:`summary` holds what ``run.json`` records. :func:`run_pipeline` (the CLI) and the Python
+    API (:func:`motionseg_trt.segment`) are both this loop."""
+
+    def __init__(self, config: RunConfig, stages: Optional[Stages] = None, label: Optional[str] = None):
+        self.t_start = time.perf_counter()
+        self.config = config
+        # a misspelt or impossible --option fails before anything is opened or written
+        check_options(config, [(type(s).__name__, getattr(s, "OPTIONS", ())) for s in stages or ()])
+        if not config.offline:
+            validate_window(config.window, config.stride)
+        if config.out:
+            check_output_dir(config.out, config.overwrite)
+        if config.threads:
+            import cv2
+
+            cv2.setNumThreads(int(config.threads))
+        self.clock = StageClock()
+        self._closed = False
+        self.reader = self.clock.run("decode", open_frames, config.input, config.max_side, config.threads,
+                                     config.input_fps)
+        self.info = self.reader.info
+        self.label = label or os.path.basename(str(self.info.path).rstrip("/")) or "input"
+        self.progress = NoProgress()
+        try:
+            # before the stages: building them may export graphs for minutes
+            self.progress = make_progress(config, self.label, self.info.num_frames)
+            t_build = time.perf_counter()
+            self.stages = stages if stages is not None else build_stages(config)
+            self.build_seconds = time.perf_counter() - t_build
+        except BaseException:
+            self.close()
+            raise
+        self.summary: Optional[dict] = None
+        self.num_windows = 0
+        self._object_ids: set[int] = set()
+
+    def __enter__(self) -> "PipelineRun":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the progress display and close the input (a live source's generator too); once."""
+        if not self._closed:
+            self._closed = True
+            self.progress.close()
+            self.reader.close()
+
+    def __iter__(self) -> Iterator[Emitted]:
+        config, clock = self.config, self.clock
+        writer = None
+        source = VideoSource(self.reader, config.window, config.stride, config.offline,
+                             prefetch=read_option(config, ENGINE_OPTIONS, "prefetch_frames"))
+        try:
+            if config.out:
+                prepare_output_dir(config.out, config.overwrite)
+                # background_writer=false writes on the main thread (A/B timing of the worker threads)
+                pending = 2 if read_option(config, ENGINE_OPTIONS, "background_writer") else 0
+                writer = BackgroundWriter(OutputWriter(config.out, self.info, config), max_pending=pending)
+            for step in self._windows(source):
+                if writer is not None:
+                    clock.run("write_wait", writer.write, step.frames, step.masks)
+                self.progress.update(len(step.masks.labels))
+                yield step
+            if writer is not None:
+                clock.run("write_wait", writer.drain)
+                clock.seconds["write"] = writer.busy_seconds
+            self.summary, run_info = self._summary()
+            if writer is not None:
+                self.summary["outputs"] = writer.finish(run_info)
+        except BaseException:  # an error, Ctrl-C, or the caller leaving the loop (GeneratorExit)
+            source.close()
+            if writer is not None:
+                writer.abort()
+            raise
+        finally:
+            source.close()
+            self.close()
+
+    def _windows(self, source: VideoSource) -> Iterator[Emitted]:
+        clock, stages, info = self.clock, self.stages, self.info
+        windows = iter(source)
+        while True:
+            window = clock.run("decode", next, windows, None)
+            if window is None:
+                return
+            self.num_windows += 1
+            tracks = clock.run("tracks", stages.tracker.track, window)
+            feats = clock.run("features", stages.features.extract, window, tracks)
+            labels = clock.run("motion", stages.labeller.label, window, tracks, feats)
+            masks = clock.run("masks", stages.densifier.densify, window, tracks, labels, feats)
+            masks = check_masks(window, masks, (info.work_height, info.work_width))
+            for frame in masks.labels:
+                # ids counted at the working resolution: the nearest-neighbour upscale keeps every label
+                self._object_ids.update((np.flatnonzero(np.bincount(frame.ravel(), minlength=2)[1:]) + 1).tolist())
+            yield Emitted(window, tracks, labels, OutputMasks(start=masks.start, labels=masks.labels,
+                                                              object_ids=list(masks.object_ids), info=info))
+
+    def _summary(self) -> tuple[dict, dict]:
+        """The summary (returned, and printed by the CLI) and the run's record (``run.json``)."""
+        config, clock, status = self.config, self.clock, self.reader.status
+        total = time.perf_counter() - self.t_start
+        frames = status.frames_decoded
+        summary = {
+            "status": "complete" if status.complete else "input-incomplete",
+            "out": config.out,
+            "frames": frames,
+            "objects": len(self._object_ids),
+            "windows": self.num_windows,
+            "seconds": {**clock.as_dict(), "build": round(self.build_seconds, 4), "total": round(total, 4)},
+            "fps": round(frames / total, 3) if total > 0 else None,
+            "fps_stages": _stage_fps(frames, clock),
+            "fps_per_stage": stage_fps(frames, clock.seconds, self.num_windows),
+            "warnings": run_warnings(config, status) + runtime_warnings(config, self.stages),
+            "decode": status.to_dict(),
+        }
+        run_info = {
+            **summary,
+            "input": vars(self.info).copy(),
+            "mode": "offline" if config.offline else "streaming",
+            "config": config.to_dict(),
+            "versions": package_versions(),
+            "machine": {"platform": platform.platform(), "processor": platform.machine()},
+        }
+        return summary, run_info
 
 
 def run_pipeline(config: RunConfig, stages: Optional[Stages] = None) -> dict:
@@ -104,84 +250,12 @@ def run_pipeline(config: RunConfig, stages: Optional[Stages] = None) -> dict:
 
     ``stages`` replaces :func:`build_stages` (for embedding the engine with custom stages).
     """
-    t_start = time.perf_counter()
-    # a misspelt or impossible --option fails before anything is opened or written
-    check_options(config, [(type(s).__name__, getattr(s, "OPTIONS", ())) for s in stages or ()])
-    if not config.offline:
-        validate_window(config.window, config.stride)
-    check_output_dir(config.out, config.overwrite)
-    if config.threads:
-        import cv2
-
-        cv2.setNumThreads(int(config.threads))
-    clock = StageClock()
-    reader = clock.run("decode", open_frames, config.input, config.max_side, config.threads)
-    try:
-        t_build = time.perf_counter()
-        stages = stages if stages is not None else build_stages(config)
-        build_seconds = time.perf_counter() - t_build
-        info = reader.info
-        prepare_output_dir(config.out, config.overwrite)
-        writer = OutputWriter(config.out, info, config)
-        # background_writer=false writes on the main thread (A/B timing of the worker threads)
-        writer = BackgroundWriter(writer, max_pending=2 if read_option(config, ENGINE_OPTIONS, "background_writer") else 0)
-        source = VideoSource(reader, config.window, config.stride, config.offline,
-                             prefetch=read_option(config, ENGINE_OPTIONS, "prefetch_frames"))
-        progress = _progress(config, info.num_frames)
-        windows = iter(source)
-        num_windows = 0
-        try:
-            while True:
-                window = clock.run("decode", next, windows, None)
-                if window is None:
-                    break
-                num_windows += 1
-                tracks = clock.run("tracks", stages.tracker.track, window)
-                feats = clock.run("features", stages.features.extract, window, tracks)
-                labels = clock.run("motion", stages.labeller.label, window, tracks, feats)
-                masks = clock.run("masks", stages.densifier.densify, window, tracks, labels, feats)
-                masks = check_masks(window, masks, (info.work_height, info.work_width))
-                clock.run("write_wait", writer.write, window.frames[window.emit_from:], masks)
-                progress.update(len(window.emit_range))
-            clock.run("write_wait", writer.drain)
-            clock.seconds["write"] = writer.busy_seconds
-
-            status = reader.status
-            total = time.perf_counter() - t_start
-            frames = writer.frames_written
-            warnings = run_warnings(config, status)
-            summary = {
-                "status": "complete" if status.complete else "input-incomplete",
-                "out": config.out,
-                "frames": frames,
-                "objects": writer.num_objects,
-                "windows": num_windows,
-                "seconds": {**clock.as_dict(), "build": round(build_seconds, 4), "total": round(total, 4)},
-                "fps": round(frames / total, 3) if total > 0 else None,
-                "fps_stages": _stage_fps(frames, clock),
-                "warnings": warnings,
-                "decode": status.to_dict(),
-            }
-            run_info = {
-                **summary,
-                "input": vars(info).copy(),
-                "mode": "offline" if config.offline else "streaming",
-                "config": config.to_dict(),
-                "versions": package_versions(),
-                "machine": {"platform": platform.platform(), "processor": platform.machine()},
-            }
-            paths = writer.finish(run_info)
-            summary["outputs"] = paths
-        except BaseException:
-            source.close()
-            writer.abort()
-            raise
-        finally:
-            source.close()
-            progress.close()
-    finally:
-        reader.close()
-    return summary
+    if not config.out:
+        check_output_dir(config.out, config.overwrite)  # this path always writes its files
+    with PipelineRun(config, stages) as run:
+        for _ in run:
+            pass
+    return run.summary
 
 
 def _stage_fps(frames: int, clock: StageClock) -> float | None:
