@@ -123,6 +123,9 @@ class Tracker(Protocol):
 
 
 class FeatureExtractor(Protocol):
+    """May also define ``begin(window)``, called before the tracker sees the window (to start work that
+    needs only the frames), and ``close()``, called once when the run ends."""
+
     def extract(self, window: FrameWindow, tracks: Tracks) -> WindowFeatures: ...
 
 

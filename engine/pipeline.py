@@ -165,6 +165,9 @@ class PipelineRun:
             self._closed = True
             self.progress.close()
             self.reader.close()
+            for stage in getattr(self, "stages", None) or ():
+                if hasattr(stage, "close"):  # worker threads of its own
+                    stage.close()
 
     def __iter__(self) -> Iterator[Emitted]:
         config, clock = self.config, self.clock
@@ -205,6 +208,8 @@ class PipelineRun:
             if window is None:
                 return
             self.num_windows += 1
+            if hasattr(stages.features, "begin"):  # its networks may run while the tracker does
+                clock.run("features", stages.features.begin, window)
             tracks = clock.run("tracks", stages.tracker.track, window)
             feats = clock.run("features", stages.features.extract, window, tracks)
             labels = clock.run("motion", stages.labeller.label, window, tracks, feats)

@@ -35,6 +35,8 @@ def export_module(module, example_inputs: tuple, out_path: str, input_names: Seq
         with torch.no_grad(), warnings.catch_warnings():
             # shape checks in transformers' code trace to constants, which is what a static graph wants
             warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+            # strided slices (EfficientNet's "same" padding) are left unfolded; the graph is still right
+            warnings.filterwarnings("ignore", message="Constant folding - Only steps=1", category=UserWarning)
             torch.onnx.export(module, example_inputs, tmp, input_names=list(input_names),
                               output_names=list(output_names), dynamic_axes=dynamic_axes or {},
                               opset_version=opset, do_constant_folding=True, dynamo=False)

@@ -56,19 +56,32 @@ def test_stage_runs_networks_on_key_frames_only_and_carries_saliency(tmp_path):
     frames = _disk_clip()
     config = RunConfig(window=8, stride=4, engine_cache=str(tmp_path), threads=1,
                        extra={"appearance_every": 4, "saliency_side": 96, "backbone_side": 64})
-    tracker, stage = FlowTracker(config), AppearanceFeatures(config, log=lambda m: None)
-    calls = []
-    key_frame = stage._key_frame
-    stage._key_frame = lambda frame, g: calls.append(g) or key_frame(frame, g)
-    maps = {}
-    for w in windows(frames, 8, 4):
-        tracks = tracker.track(w)
-        feats = stage.extract(w, tracks)
-        assert feats.saliency.shape[0] == w.length and feats.dino.shape[0] == len(feats.dino_frames) >= 1
-        assert feats.dino.shape[-1] == 433
-        assert all((w.start + k) % 4 == 0 for k in feats.dino_frames)
-        for local in range(w.length):
-            maps[w.start + local] = feats.saliency[local]
+    tracker = FlowTracker(config)
+    tracks = [tracker.track(w) for w in windows(frames, 8, 4)]
+
+    def run(stage, ahead):
+        calls, maps, outputs = [], {}, []
+        key_frames = stage._key_frames
+        stage._key_frames = lambda w: calls.extend(sorted(out := key_frames(w))) or out
+        for w, t in zip(windows(frames, 8, 4), tracks):
+            if ahead:  # as the pipeline does: the networks start before the tracker runs
+                stage.begin(w)
+            feats = stage.extract(w, t)
+            assert feats.saliency.shape[0] == w.length and feats.dino.shape[0] == len(feats.dino_frames) >= 1
+            assert feats.dino.shape[-1] == 433
+            assert all((w.start + k) % 4 == 0 for k in feats.dino_frames)
+            for local in range(w.length):
+                maps[w.start + local] = feats.saliency[local]
+            outputs.append(feats)
+        stage.close()
+        return calls, maps, outputs
+
+    calls, maps, outputs = run(AppearanceFeatures(config, log=lambda m: None), ahead=False)
+    calls_ahead, _, outputs_ahead = run(AppearanceFeatures(config, log=lambda m: None), ahead=True)
+    assert calls_ahead == calls
+    for a, b in zip(outputs, outputs_ahead):  # the worker thread changes when, not what
+        np.testing.assert_array_equal(a.saliency, b.saliency)
+        np.testing.assert_array_equal(a.dino, b.dino)
     assert calls == [0, 4, 8]  # each key frame once, though windows overlap
     # the carried map follows the disk: the salient centre of frame 3 lies right of frame 0's
     def centre_x(m):

@@ -65,6 +65,8 @@ class AppearanceFeatures:
         self._saliency = self._backbone = None
         self._maps: dict[int, np.ndarray] = {}  # global frame -> saliency map
         self._semantic: dict[int, np.ndarray] = {}  # global key frame -> [h', w', 433]
+        self._worker = None  # the thread of begin()
+        self._pending = None  # (window start, future of its key frames)
 
     @classmethod
     def network_specs(cls, config: RunConfig, frame_hw) -> list[NetworkSpec]:
@@ -86,18 +88,30 @@ class AppearanceFeatures:
         self._maps.clear()
         self._semantic.clear()
 
+    def begin(self, window: FrameWindow) -> None:
+        """Start the window's key frames on a worker thread, so that the networks run while the tracker
+        does (both release the GIL; on two cores this is most of the stage's cost hidden)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._runners(*window.frames.shape[1:3])
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(1, thread_name_prefix="appearance")
+        self._pending = (window.start, self._worker.submit(self._key_frames, window))
+
     def extract(self, window: FrameWindow, tracks: Tracks) -> WindowFeatures:
         frames = window.frames
         length, height, width = frames.shape[:3]
         self._runners(height, width)
         start = window.start
+        pending, self._pending = self._pending, None
+        keys = pending[1].result() if pending and pending[0] == start else self._key_frames(window)
+        for g, (sal, semantic) in keys.items():
+            self._maps[g], self._semantic[g] = sal, semantic
         for local in range(length):
             g = start + local
             if g in self._maps:
                 continue
-            if g % self.every == 0 or (g - 1) not in self._maps:
-                self._key_frame(frames[local], g)
-            elif tracks.flow_back is not None:
+            if tracks.flow_back is not None:
                 self._maps[g] = warp_to_next(self._maps[g - 1], tracks.flow_back[local], (height, width))
             else:
                 self._maps[g] = self._maps[g - 1]
@@ -107,14 +121,30 @@ class AppearanceFeatures:
         self._forget_before(start + length if window.is_last else start + max(1, int(self.config.stride)))
         return WindowFeatures(saliency=saliency, dino=dino, dino_frames=np.asarray(keys, np.int64))
 
-    def _key_frame(self, frame: np.ndarray, g: int) -> None:
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.shutdown(wait=True)
+            self._worker = None
+
+    def _key_frames(self, window: FrameWindow) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """The window's new key frames: every ``every``-th frame, and its first frame when the frame
+        before it has no map (the start of the video)."""
+        out = {}
+        for local in range(window.frames.shape[0]):
+            g = window.start + local
+            if g in self._maps:
+                continue
+            if g % self.every == 0 or (local == 0 and (g - 1) not in self._maps):
+                out[g] = self._key_frame(window.frames[local])
+        return out
+
+    def _key_frame(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         sal = self._saliency.infer({"image": saliency_input(frame[None], self.saliency_hw)})["saliency"]
         sal = normalise_saliency(sal[:, 0])[0]
         feats = self._backbone.infer({"image": backbone_input(frame[None], self.backbone_hw)})["features"][0]
         grid = feats.shape[1:]
         sal_grid = cv2.resize(sal, (grid[1], grid[0]), interpolation=cv2.INTER_AREA)
-        self._maps[g] = sal
-        self._semantic[g] = np.concatenate([feats.transpose(1, 2, 0), sal_grid[..., None]], -1).astype(np.float16)
+        return sal, np.concatenate([feats.transpose(1, 2, 0), sal_grid[..., None]], -1).astype(np.float16)
 
     def _forget_before(self, next_start: int) -> None:
         """Keep what the next window shares with this one, and the frame before it (the flow's source)."""
