@@ -53,10 +53,11 @@ class RunConfig:
     # model set and stages
     models: str = "embedded"  # embedded | official
     # the stage of each kind (names from the stage registry, motionseg_trt.stages)
-    tracker: str = "flow"  # flow (embedded, OpenCV DIS) | bootstapir (official)
+    # None: the model set's default (the registry's default_in), filled in on construction
+    tracker: Optional[str] = None  # flow (embedded, OpenCV DIS) | bootstapir (official)
     features: Optional[str] = None  # None: what the labeller / densifier needs, else the model set's default
-    motion_model: str = "geometric"  # geometric (default) | learned (our weights) | official (moseg.pth)
-    densifier: str = "embedded"  # embedded (edge-aware fill) | sam2
+    motion_model: Optional[str] = None  # appearance | geometric | learned (our weights) | official (moseg.pth)
+    densifier: Optional[str] = None  # appearance | embedded (edge-aware fill) | sam2
     classifier_checkpoint: Optional[str] = None  # official moseg.pth (key model_state_dict)
     sam2_checkpoint: Optional[str] = None
     sam2_config: str = "sam2.1_hiera_t"
@@ -73,6 +74,11 @@ class RunConfig:
     extra: dict = field(default_factory=StageOptions)  # --option KEY=VALUE, declared in motionseg_trt.options
 
     def __post_init__(self):
+        from .stages import default_stage  # the registry imports this module
+
+        for name, kind in (("tracker", "tracker"), ("motion_model", "labeller"), ("densifier", "densifier")):
+            if getattr(self, name) is None:
+                setattr(self, name, default_stage(kind, self.models))
         if not isinstance(self.extra, StageOptions):  # the same object when it is one: reads stay counted
             self.extra = StageOptions(self.extra or {})
 

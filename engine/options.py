@@ -143,15 +143,21 @@ ENGINE_OPTIONS = (
 def declared_options(extra_owners: Iterable = ()) -> list[tuple[str, Option]]:
     """``(owner, option)`` for every declared option: the engine's, then each registered stage's in
     registry order (``owner`` is e.g. ``labeller geometric``). ``extra_owners`` adds ``(owner,
-    options)`` pairs (stages given through the Python API)."""
+    options)`` pairs (stages given through the Python API). An option that several stages share (a
+    subclass's) is one row whose owner names them all."""
     from .stages import STAGES
 
-    rows = [("engine", o) for o in ENGINE_OPTIONS]
+    owners: dict[int, list[str]] = {}
+    options: dict[int, Option] = {}
+    pairs = [("engine", o) for o in ENGINE_OPTIONS]
     for stage in STAGES:
-        rows += [(f"{stage.kind} {stage.name}", o) for o in stage.options()]
-    for owner, options in extra_owners:
-        rows += [(owner, o) for o in options]
-    return rows
+        pairs += [(f"{stage.kind} {stage.name}", o) for o in stage.options()]
+    for owner, declared in extra_owners:
+        pairs += [(owner, o) for o in declared]
+    for owner, option in pairs:
+        owners.setdefault(id(option), []).append(owner)
+        options[id(option)] = option
+    return [(", ".join(owners[key]), options[key]) for key in owners]
 
 
 def check_options(config, extra_owners: Iterable = ()) -> None:
@@ -159,6 +165,8 @@ def check_options(config, extra_owners: Iterable = ()) -> None:
     ``OptionError`` naming the closest declared key. Reads nothing on the stages' behalf (the
     unread-key warning of a run still sees what the stages themselves read)."""
     extra = config.extra if config.extra is not None else {}
+    if not dict.keys(extra):
+        return  # nothing to check: no stage module is imported for it
     declared = {}
     for _, option in declared_options(extra_owners):
         declared.setdefault(option.name, option)

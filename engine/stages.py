@@ -68,19 +68,20 @@ STAGES: list[Stage] = [
     Stage("features", "official", "motionseg_trt.features.extractor:OfficialFeatureExtractor", ("official",),
           default_in=("official",), help="Depth-Anything-V2 disparity and DINOv2 key features"),
     Stage("labeller", "geometric", "motionseg_trt.motion.geometric:GeometricLabeller", ("embedded",),
-          default_in=("embedded",), help="camera-model residuals (RANSAC homographies); the default: the best on real video so far"),
+          help="camera-model residuals (RANSAC homographies); with --densifier embedded, the pipeline of "
+               "before the appearance cues (no learned weights)"),
     Stage("labeller", "learned", "motionseg_trt.motion.learned:LearnedLabeller", ("embedded",),
           help="the paper's classifier with our weights, trained on generated clips"),
     Stage("labeller", "appearance", "motionseg_trt.motion.learned:AppearanceLabeller", ("embedded",),
-          needs="appearance", help="the paper's classifier with our backbone in its DINO slot, trained on DAVIS-2016 "
+          default_in=("embedded",), needs="appearance", help="the paper's classifier with our backbone in its DINO slot, trained on DAVIS-2016 "
                                    "train (non-commercial weights)"),
     Stage("labeller", "official", "motionseg_trt.motion.classifier.labeller:OfficialClassifierLabeller",
           ("official",), default_in=("official",), needs="official",
           help="the paper's classifier with the official moseg.pth"),
     Stage("densifier", "embedded", "motionseg_trt.masks.edge_fill:EdgeFillDensifier", ("embedded", "official"),
-          default_in=("embedded",), help="edge-aware fill of the moving tracks"),
+          help="edge-aware fill of the moving tracks"),
     Stage("densifier", "appearance", "motionseg_trt.masks.appearance_fill:AppearanceFillDensifier", ("embedded",),
-          needs="appearance", help="the edge-aware fill, then salient and moving regions kept by a region classifier"),
+          default_in=("embedded",), needs="appearance", help="the edge-aware fill, then salient and moving regions kept by a region classifier"),
     Stage("densifier", "sam2", "motionseg_trt.masks.sam2.densifier:Sam2Densifier", ("official",),
           default_in=("official",), help="SAM2 iterative prompting"),
 ]
@@ -126,7 +127,7 @@ def chosen(config: RunConfig) -> dict[str, Stage]:
     needed = {s.needs for s in picks.values() if s.needs}
     if len(needed) > 1:
         raise OptionError(f"the labeller and the densifier need different features ({', '.join(sorted(needed))}); "
-                          f"a run has one features stage")
+                          f"a run has one features stage: choose a densifier that needs none (--densifier embedded)")
     if config.features is not None:
         features = config.features
         if needed and features not in needed:

@@ -90,10 +90,39 @@ def test_stage_runs_networks_on_key_frames_only_and_carries_saliency(tmp_path):
     assert centre_x(maps[3]) - centre_x(maps[0]) == pytest.approx(12, abs=4)
 
 
-def test_appearance_every_must_not_exceed_the_stride():
+@pytest.mark.slow
+def test_every_window_gets_backbone_maps_when_key_frames_are_sparser_than_windows(tmp_path):
+    pytest.importorskip("torch")
     from motionseg_trt.config import RunConfig
-    from motionseg_trt.errors import OptionError
+    from motionseg_trt.features.appearance import packaged
+    from motionseg_trt.features.appearance.stage import AppearanceFeatures
+    from motionseg_trt.tracks.flow_tracker import FlowTracker
+    from _scenes import windows
+
+    try:
+        packaged.locate(packaged.U2NETP), packaged.locate(packaged.EFFICIENTNET_LITE0)
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(str(exc))
+    frames = _disk_clip(n=12)
+    config = RunConfig(window=4, stride=2, engine_cache=str(tmp_path), threads=1,
+                       extra={"appearance_every": 8, "saliency_side": 96, "backbone_side": 64})
+    tracker, stage = FlowTracker(config), AppearanceFeatures(config, log=lambda m: None)
+    keys = []
+    for w in windows(frames, 4, 2):
+        feats = stage.extract(w, tracker.track(w))
+        assert len(feats.dino_frames) >= 1  # the labeller always has a map to read
+        keys += [w.start + int(k) for k in feats.dino_frames]
+    assert sorted(set(keys)) == [0, 4, 8]  # 0 and 8 by the period; 4 because the window 4..7 held none
+
+
+def test_the_backbone_runs_only_for_a_labeller_that_reads_it():
+    from motionseg_trt.config import RunConfig
+    from motionseg_trt.features.appearance import packaged
     from motionseg_trt.features.appearance.stage import AppearanceFeatures
 
-    with pytest.raises(OptionError, match="appearance_every"):
-        AppearanceFeatures(RunConfig(window=8, stride=4, extra={"appearance_every": 5}))
+    try:
+        packaged.locate(packaged.U2NETP), packaged.locate(packaged.EFFICIENTNET_LITE0)
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(str(exc))
+    assert AppearanceFeatures(RunConfig(motion_model="appearance")).with_backbone
+    assert not AppearanceFeatures(RunConfig(motion_model="geometric")).with_backbone

@@ -192,24 +192,25 @@ def test_ctrl_c_leaves_only_complete_files(tmp_path, signame):
         Image.open(out / "masks" / name).load()
 
 
-def test_default_motion_model_is_the_geometric_baseline(tmp_path, capsys, small_clip):
+def test_default_stages_are_the_appearance_pipeline(tmp_path, capsys, small_clip):
     # The default is what measures best on real video; run.json records what actually ran.
     from motionseg_trt.stages import default_motion_model
 
-    assert default_motion_model() == "geometric"
+    assert default_motion_model() == "appearance"
     code, _, err = _run(capsys, small_clip, "--out", tmp_path / "o", "--no-overlay")
     assert code == 0, err
     run = json.loads((tmp_path / "o" / "run.json").read_text())
-    assert run["config"]["motion_model"] == "geometric"
+    assert (run["config"]["motion_model"], run["config"]["densifier"]) == ("appearance", "appearance")
+    assert run["config"]["features"] == "appearance"
 
 
 def test_learned_model_without_weights_is_exit_5(tmp_path, capsys, monkeypatch, small_clip):
     import motionseg_trt.motion.learned as learned
 
-    monkeypatch.setattr(learned, "default_weights_path", lambda: tmp_path / "missing.safetensors")
+    monkeypatch.setattr(learned, "weights_dir", lambda: tmp_path / "missing")
     code, _, err = _run(capsys, small_clip, "--out", tmp_path / "o", "--motion-model", "learned")
     assert code == 5
-    _assert_one_line_error(err, "missing.safetensors")
+    _assert_one_line_error(err, "missing/embedded_classifier_v2.safetensors")
     assert not (tmp_path / "o").exists()
 
 

@@ -218,7 +218,7 @@ def test_factory_errors_are_clear():
         Stage("labeller", "x", "_module_needing_missing_dep:X", ("embedded",)).load()
     with pytest.raises(UnavailableError, match="official model set"):
         build_stages(RunConfig(tracker="bootstapir"))
-    with pytest.raises(OptionError, match="unknown labeller 'nope'; choose one of geometric, learned, official"):
+    with pytest.raises(OptionError, match="unknown labeller 'nope'; choose one of geometric, learned, appearance, official"):
         build_stages(RunConfig(motion_model="nope"))
 
 
@@ -233,8 +233,9 @@ def pan_clip(tmp_path_factory):
 def test_real_stages_find_the_moving_square_not_the_static_one(tmp_path, pan_clip, offline):
     path, clip = pan_clip
     out = str(tmp_path / "out")
+    # the pipeline of before the appearance cues (motion only), which stays selectable
     config = RunConfig(input=path, out=out, window=12, stride=6, offline=offline, motion_model="geometric",
-                       progress=False, write_overlay=False)
+                       densifier="embedded", progress=False, write_overlay=False)
     summary = run_pipeline(config)
     masks = _masks(out, 24)
     found = masks > 0
@@ -263,13 +264,15 @@ def test_the_stage_table_picks_each_kind():
 
     assert model_sets() == ["embedded", "official"]
     assert [default_stage(k, "embedded") for k in ("tracker", "features", "labeller", "densifier")] == \
-        ["flow", "none", "geometric", "embedded"]
+        ["flow", "none", "appearance", "appearance"]
     assert [default_stage(k, "official") for k in ("tracker", "features", "labeller", "densifier")] == \
         ["bootstapir", "official", "official", "sam2"]
     assert set(names("labeller")) >= {"geometric", "learned", "official"}
-    picks = chosen(RunConfig(motion_model="official"))  # the official classifier reads depth and DINO
+    picks = chosen(RunConfig(motion_model="official", densifier="embedded"))  # it reads depth and DINO
     assert picks["features"].name == "official" and list(picks) == ["tracker", "features", "labeller", "densifier"]
     assert chosen(RunConfig(models="official", tracker="flow", motion_model="geometric"))["features"].name == "official"
     assert chosen(RunConfig(models="official", motion_model="geometric", features="none"))["features"].name == "none"
     with pytest.raises(OptionError, match="--features none: the labeller needs --features official"):
-        chosen(RunConfig(motion_model="official", features="none"))
+        chosen(RunConfig(motion_model="official", densifier="embedded", features="none"))
+    with pytest.raises(OptionError, match="need different features .* --densifier embedded"):
+        chosen(RunConfig(motion_model="official"))  # the embedded set's densifier reads the appearance cues

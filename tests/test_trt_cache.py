@@ -172,9 +172,10 @@ def test_a_run_with_networks_on_trt_without_tensorrt_fails_before_any_stage_is_b
     from motionseg_trt.stages import build_stages
 
     for stages in ({"models": "official", "tracker": "flow", "motion_model": "geometric", "densifier": "embedded"},
-                   {"motion_model": "learned"}):
+                   {"motion_model": "learned", "densifier": "embedded"}, {}):
         config = RunConfig(backend="trt", engine_cache=str(tmp_path), extra={"random_weights": True}, **stages)
         with pytest.raises(UnavailableError, match="TensorRT is not installed"):
             build_stages(config)
     assert not any(tmp_path.iterdir())  # nothing exported before saying so
-    build_stages(RunConfig(backend="trt"))  # the geometric labeller and the edge fill run no network
+    # the geometric labeller and the edge fill run no network
+    build_stages(RunConfig(backend="trt", motion_model="geometric", densifier="embedded"))

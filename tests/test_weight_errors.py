@@ -84,7 +84,8 @@ def test_build_names_every_missing_file_before_exporting(tmp_path, capsys):
 
 
 def test_a_backend_nothing_uses_is_named_in_a_warning(clip, tmp_path, capsys):
-    assert main(["run", clip, "--out", str(tmp_path / "o"), "--backend", "trt", "--no-progress"]) == 0
+    assert main(["run", clip, "--out", str(tmp_path / "o"), "--backend", "trt", "--no-progress",
+                 "--motion-model", "geometric", "--densifier", "embedded"]) == 0
     err = capsys.readouterr().err
     warning = "--backend trt: no stage of this run runs a network"
     assert warning in err and "nothing ran on TensorRT" in err

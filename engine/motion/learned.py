@@ -64,8 +64,13 @@ OPTIONS = (
 )
 
 
+def weights_dir() -> Path:
+    """The package's folder of shipped weights."""
+    return Path(__file__).resolve().parent.parent / "weights"
+
+
 def default_weights_path() -> Path:
-    return Path(__file__).resolve().parent.parent / "weights" / WEIGHTS_NAME
+    return weights_dir() / WEIGHTS_NAME
 
 
 def read_weights_config(path=None):
@@ -273,7 +278,7 @@ def _say_first_run(message: str) -> None:
 def weights_path_of(config: RunConfig, default: str = WEIGHTS_NAME) -> Path:
     """The weights a run uses: option ``learned_weights``, else the shipped file ``default``."""
     explicit = read_option(config, OPTIONS, "learned_weights")
-    return Path(explicit) if explicit else default_weights_path().parent / default
+    return Path(explicit) if explicit else weights_dir() / default
 
 
 class AppearanceLabeller(LearnedLabeller):

@@ -72,8 +72,10 @@ def settings(extra: Optional[dict] = None) -> dict:
     from motionseg_trt.features.appearance.stage import OPTIONS as APPEARANCE_OPTIONS
     from motionseg_trt.tracks.flow_tracker import defaults_signature
 
-    return {"tracker": defaults_signature(), "appearance": {o.name: o.default for o in APPEARANCE_OPTIONS},
-            "appearance_export": EXPORT_VERSION, "window": WINDOW, "stride": STRIDE, "extra": extra or {}, "v": 1}
+    extra = dict(extra or {})
+    appearance = {o.name: extra.pop(o.name, o.default) for o in APPEARANCE_OPTIONS}  # as the run uses them
+    return {"tracker": defaults_signature(), "appearance": appearance, "appearance_export": EXPORT_VERSION,
+            "window": WINDOW, "stride": STRIDE, "extra": extra, "v": 2}
 
 
 def cache_path(cache_dir: Path, seq: Path, extra: Optional[dict] = None) -> Path:

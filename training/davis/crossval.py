@@ -69,7 +69,17 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=ClassifierTraining.steps, help="classifier training steps")
     p.add_argument("--threshold", type=float, default=0.5, help="the classifier's moving-track threshold")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="an appearance stage option for the cached runs (e.g. appearance_every=8)")
+    p.add_argument("--variants", default=",".join(VARIANTS),
+                   help=f"labellers to score, comma-separated, of {', '.join(VARIANTS)}")
+    p.add_argument("--no-final", action="store_true", help="only the cross-validated report")
     args = p.parse_args(argv)
+    extra = dict(kv.split("=", 1) for kv in args.set)
+    extra = {k: int(v) if v.isdigit() else v for k, v in extra.items()}
+    variants = [v for v in args.variants.split(",") if v]
+    if not set(variants) <= set(VARIANTS):
+        p.error(f"--variants: choose from {', '.join(VARIANTS)}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cache_dir = Path(args.cache) if args.cache else out / "cache"
@@ -80,8 +90,8 @@ def main(argv=None) -> int:
 
     seqs = clip_cache.sequences(Path(args.data))
     for seq in seqs:
-        clip_cache.build(seq, cache_dir, threads=args.threads)
-    clips = {s.name: clip_cache.load(s, cache_dir) for s in seqs}
+        clip_cache.build(seq, cache_dir, threads=args.threads, extra=extra)
+    clips = {s.name: clip_cache.load(s, cache_dir, extra) for s in seqs}
     gts = {name: clip.ground_truth() for name, clip in clips.items()}
     names = sorted(clips)
     folds = folds_of(names, args.folds)
@@ -91,7 +101,9 @@ def main(argv=None) -> int:
     probs = {"geometric": {n: [w.geometric for w in clips[n].windows] for n in names},
              "oracle": {n: oracle_probabilities(clips[n], gts[n]) for n in names}, "appearance": {}}
     saved = out / "crossval_probabilities.npz"  # a rerun with the same settings resumes after the classifier
-    if saved.is_file():
+    if "appearance" not in variants and args.no_final:
+        pass
+    elif saved.is_file():
         with np.load(saved) as z:
             probs["appearance"] = {n: [z[f"{n}/{w.index}"] for w in clips[n].windows] for n in names}
         log(f"classifier probabilities from {saved}")
@@ -104,7 +116,7 @@ def main(argv=None) -> int:
         np.savez(saved, **{f"{n}/{i}": p for n in names for i, p in enumerate(probs["appearance"][n])})
 
     results, samples = {}, {}
-    for variant in VARIANTS:
+    for variant in variants:
         select = selector(variant, args.threshold)
         samples[variant] = {}
         for n in names:
@@ -122,6 +134,8 @@ def main(argv=None) -> int:
             f"regions {_mean(fused):.1f} J&F (cross-validated)")
 
     _write_report(out, results, folds, args)
+    if args.no_final:
+        return 0
     log("final models on every clip")
     x, y, w = stack([s for n in names for s in samples["appearance"][n]])
     _save_regions(fit(x, y, w), out / "region_model_davis_v1.safetensors", args, names)

@@ -23,15 +23,16 @@ from ...config import RunConfig
 from ...contracts import FrameWindow, Tracks, WindowFeatures
 from ...errors import OptionError
 from ...options import Option, read_options
+from ...stages import stage
 from ...runtime.network import NetworkSpec
 from .networks import backbone_network, backbone_size, saliency_network, saliency_size
 from .preprocess import backbone_input, normalise_saliency, saliency_input
 from .propagate import warp_to_next
 
 OPTIONS = (
-    Option("appearance_every", 4, "run the appearance networks on every N-th frame (at most --stride); "
-                                  "the frames between get the maps carried along the flow", minimum=1),
-    Option("saliency_side", 192, "shorter side of U²-Netp's input (multiples of 32 are used)", minimum=32),
+    Option("appearance_every", 8, "run the appearance networks on every N-th frame; the frames between get "
+                                  "the maps carried along the flow", minimum=1),
+    Option("saliency_side", 160, "shorter side of U²-Netp's input (multiples of 32 are used)", minimum=32),
     Option("backbone_side", 256, "shorter side of EfficientNet-Lite0's input (multiples of 32 are used)", minimum=32),
 )
 
@@ -56,11 +57,12 @@ class AppearanceFeatures:
                                              f"does it ahead)", file=sys.stderr))
         opt = read_options(config, OPTIONS)
         self.every = opt["appearance_every"]
-        if not config.offline and self.every > config.stride:
-            raise OptionError(f"--option appearance_every={self.every}: at most --stride ({config.stride}), so that "
-                              f"every window holds a key frame")
         self.saliency_side, self.backbone_side = opt["saliency_side"], opt["backbone_side"]
-        locate(U2NETP), locate(EFFICIENTNET_LITE0)  # a missing package fails now, not at the first window
+        # the backbone maps are read by the appearance labeller only (the densifier reads saliency)
+        self.with_backbone = stage("labeller", config.motion_model).needs == "appearance"
+        locate(U2NETP)  # a missing package fails now, not at the first window
+        if self.with_backbone:
+            locate(EFFICIENTNET_LITE0)
         self._size: Optional[tuple[int, int]] = None
         self._saliency = self._backbone = None
         self._maps: dict[int, np.ndarray] = {}  # global frame -> saliency map
@@ -81,9 +83,10 @@ class AppearanceFeatures:
             if runner is not None:
                 runner.deactivate()
         sal, bb = appearance_networks(self.config, (height, width))
-        self.saliency_hw, self.backbone_hw = sal.graph().info["input_hw"], bb.graph().info["input_hw"]
+        self.saliency_hw = sal.graph().info["input_hw"]
+        self.backbone_hw = bb.graph().info["input_hw"] if self.with_backbone else None
         self._saliency = make_runner(self.config, sal, self.log).activate()
-        self._backbone = make_runner(self.config, bb, self.log).activate()
+        self._backbone = make_runner(self.config, bb, self.log).activate() if self.with_backbone else None
         self._size = (height, width)
         self._maps.clear()
         self._semantic.clear()
@@ -117,9 +120,12 @@ class AppearanceFeatures:
                 self._maps[g] = self._maps[g - 1]
         keys = [local for local in range(length) if (start + local) in self._semantic]
         saliency = np.stack([self._maps[start + local] for local in range(length)])
-        dino = np.stack([self._semantic[start + k] for k in keys]).astype(np.float32)
+        out = WindowFeatures(saliency=saliency)
+        if self.with_backbone:
+            out = WindowFeatures(saliency=saliency, dino=np.stack([self._semantic[start + k] for k in keys]).astype(
+                np.float32), dino_frames=np.asarray(keys, np.int64))
         self._forget_before(start + length if window.is_last else start + max(1, int(self.config.stride)))
-        return WindowFeatures(saliency=saliency, dino=dino, dino_frames=np.asarray(keys, np.int64))
+        return out
 
     def close(self) -> None:
         if self._worker is not None:
@@ -127,20 +133,25 @@ class AppearanceFeatures:
             self._worker = None
 
     def _key_frames(self, window: FrameWindow) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-        """The window's new key frames: every ``every``-th frame, and its first frame when the frame
-        before it has no map (the start of the video)."""
+        """The window's new key frames: every ``every``-th frame, its first frame when the frame before
+        it has no map (the start of the video), and its first new frame when it would hold none (a
+        window shorter than ``every``): the labeller reads the backbone maps of at least one."""
         out = {}
-        for local in range(window.frames.shape[0]):
+        new = [local for local in range(window.frames.shape[0]) if window.start + local not in self._maps]
+        for local in new:
             g = window.start + local
-            if g in self._maps:
-                continue
             if g % self.every == 0 or (local == 0 and (g - 1) not in self._maps):
                 out[g] = self._key_frame(window.frames[local])
+        held = any(window.start + local in self._semantic for local in range(window.frames.shape[0]))
+        if not out and not held and new:
+            out[window.start + new[0]] = self._key_frame(window.frames[new[0]])
         return out
 
-    def _key_frame(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _key_frame(self, frame: np.ndarray) -> tuple[np.ndarray, Optional[np.ndarray]]:
         sal = self._saliency.infer({"image": saliency_input(frame[None], self.saliency_hw)})["saliency"]
         sal = normalise_saliency(sal[:, 0])[0]
+        if self._backbone is None:
+            return sal, None
         feats = self._backbone.infer({"image": backbone_input(frame[None], self.backbone_hw)})["features"][0]
         grid = feats.shape[1:]
         sal_grid = cv2.resize(sal, (grid[1], grid[0]), interpolation=cv2.INTER_AREA)

@@ -42,4 +42,7 @@ class SessionFromOnnx(Loader):
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if self.intra_op_threads:
             opts.intra_op_num_threads = int(self.intra_op_threads)
+        # idle pool threads sleep instead of spinning: the tracker, the writer and the appearance
+        # worker share the same cores, and spinning threads took their time (bear: 25 -> ? CPU-s)
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return ort.InferenceSession(self.path, sess_options=opts, providers=resolve_providers(self.providers))
