@@ -113,6 +113,13 @@ def test_every_window_gets_backbone_maps_when_key_frames_are_sparser_than_window
         assert len(feats.dino_frames) >= 1  # the labeller always has a map to read
         keys += [w.start + int(k) for k in feats.dino_frames]
     assert sorted(set(keys)) == [0, 4, 8]  # 0 and 8 by the period; 4 because the window 4..7 held none
+    # a scene cut: nothing carried, the new scene's first frame is a key frame
+    stage.reset()
+    from motionseg_trt.contracts import FrameWindow
+
+    w = FrameWindow(index=9, start=13, frames=frames[:4], emit_from=0, is_last=True)
+    feats = stage.extract(w, tracker.track(w))
+    assert list(feats.dino_frames) == [0, 3]  # 13 opens the scene, 16 by the period
 
 
 def test_the_backbone_runs_only_for_a_labeller_that_reads_it():

@@ -74,12 +74,16 @@ def main(argv=None) -> int:
     p.add_argument("--variants", default=",".join(VARIANTS),
                    help=f"labellers to score, comma-separated, of {', '.join(VARIANTS)}")
     p.add_argument("--no-final", action="store_true", help="only the cross-validated report")
+    p.add_argument("--region-labeller", default="appearance", choices=("geometric", "appearance"),
+                   help="the labeller whose regions train the shipped region model (the run's labeller)")
     args = p.parse_args(argv)
     extra = dict(kv.split("=", 1) for kv in args.set)
     extra = {k: int(v) if v.isdigit() else v for k, v in extra.items()}
     variants = [v for v in args.variants.split(",") if v]
     if not set(variants) <= set(VARIANTS):
         p.error(f"--variants: choose from {', '.join(VARIANTS)}")
+    if not args.no_final and args.region_labeller not in variants:
+        p.error(f"--region-labeller {args.region_labeller} must be one of --variants")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cache_dir = Path(args.cache) if args.cache else out / "cache"
@@ -137,10 +141,11 @@ def main(argv=None) -> int:
     if args.no_final:
         return 0
     log("final models on every clip")
-    x, y, w = stack([s for n in names for s in samples["appearance"][n]])
-    _save_regions(fit(x, y, w), out / "region_model_davis_v1.safetensors", args, names)
-    final = train_classifier([clips[n] for n in names], gts, cfg, log)
-    _save_classifier(final, out / "embedded_classifier_davis_v3.safetensors", args, names)
+    x, y, w = stack([s for n in names for s in samples[args.region_labeller][n]])
+    _save_regions(fit(x, y, w), out / "region_model_davis_v1.safetensors", args, names, extra)
+    if "appearance" in variants:
+        final = train_classifier([clips[n] for n in names], gts, cfg, log)
+        _save_classifier(final, out / "embedded_classifier_davis_v3.safetensors", args, names, extra)
     log(f"done: {out}")
     return 0
 
@@ -149,23 +154,25 @@ def _mean(per_seq: dict) -> float:
     return 50.0 * float(np.mean([j + f for j, f in per_seq.values()]))
 
 
-def _save_classifier(model, path: Path, args, names) -> None:
+def _save_classifier(model, path: Path, args, names, extra) -> None:
     from motionseg_trt.motion.learned import CAMERA_RESIDUAL
 
     from ..trainer import save_weights
 
     save_weights(model, path, metadata={"threshold": args.threshold, "evidence": CAMERA_RESIDUAL,
                                         "training_data": f"DAVIS-2016 train ({len(names)} sequences), CC BY-NC 4.0",
-                                        "command": "python -m motionseg_training.davis", "steps": args.steps})
+                                        "command": "python -m motionseg_training.davis", "steps": args.steps,
+                                        "appearance_options": json.dumps(extra)})
 
 
-def _save_regions(fitted, path: Path, args, names) -> None:
+def _save_regions(fitted, path: Path, args, names, extra) -> None:
     from motionseg_trt.masks.region_fusion import save_region_model
 
     mean, std, layers = fitted
     save_region_model(path, mean, std, layers, {
         "threshold": 0.5, "training_data": f"DAVIS-2016 train ({len(names)} sequences), CC BY-NC 4.0",
-        "labeller": "appearance classifier, cross-validated", "command": "python -m motionseg_training.davis"})
+        "labeller": {"appearance": "appearance classifier, cross-validated"}.get(args.region_labeller, args.region_labeller),
+        "appearance_options": json.dumps(extra), "command": "python -m motionseg_training.davis"})
 
 
 def _write_report(out: Path, results: dict, folds, args) -> None:

@@ -127,6 +127,14 @@ class AppearanceFeatures:
         self._forget_before(start + length if window.is_last else start + max(1, int(self.config.stride)))
         return out
 
+    def reset(self) -> None:
+        """A new scene: nothing is carried over a cut (its first frame is a key frame)."""
+        if self._pending is not None:
+            self._pending[1].result()  # let the worker finish before its results are dropped
+        self._pending = None
+        self._maps.clear()
+        self._semantic.clear()
+
     def close(self) -> None:
         if self._worker is not None:
             self._worker.shutdown(wait=True)
