@@ -45,6 +45,9 @@ class RunConfig:
     stride: int = 16
     offline: bool = False
     max_side: int = 960  # inputs larger than this (longest side) are downscaled to work on
+    # sampling in time (io/timeline.py): None and None = automatic (24 fps for inputs of 48 fps and up)
+    fps: Optional[float] = None  # process at most this many frames per second
+    vid_stride: Optional[int] = None  # process every Nth input frame (1: every frame)
     # model set and stages
     models: str = "embedded"  # embedded | official
     tracker: str = "flow"  # flow (embedded, OpenCV DIS) | bootstapir (official)

@@ -1,5 +1,10 @@
-"""The streaming orchestrator: decode -> tracks -> features -> motion labels -> masks -> writers,
-one window at a time.
+"""The streaming orchestrator: decode -> tracks -> features -> motion labels -> masks -> object
+filter -> writers, one window at a time.
+
+The timeline (:mod:`.io.timeline`) chooses the frames the stages see (sampling in time, repeats, scene
+cuts); at a cut every stage with a ``reset()`` forgets the previous scene. The object filter
+(:mod:`.masks.objects`) keeps only objects with evidence and numbers them 1..K; the writers give the
+frames the stages did not see the mask of the processed frame before them.
 
 ``run_pipeline(config)`` opens the input, builds the stages, feeds them every window and writes the
 outputs; it returns a summary (also stored in ``run.json``). Nothing is created in the output folder
@@ -23,7 +28,9 @@ from .io.decode import open_frames
 from .io.output_dir import check_output_dir, prepare_output_dir
 from .io.windows import VideoSource, validate_window
 from .io.background import BackgroundWriter
+from .io.timeline import Timeline
 from .io.writers import OutputWriter
+from .masks.objects import ObjectFilter
 from .stages import Stages, build_stages
 
 # "write" is the writer thread's busy time; "write_wait" the time the stages waited for it
@@ -64,6 +71,24 @@ def check_masks(window: FrameWindow, masks: WindowMasks, work_hw: tuple[int, int
     # a copy: the writer thread reads it while the densifier may reuse its buffers
     labels = np.array(labels, dtype=np.uint8, copy=True)
     return WindowMasks(start=masks.start, labels=labels, object_ids=list(masks.object_ids))
+
+
+def reset_stages(stages: Stages) -> None:
+    """A scene cut: every stage that keeps state across windows forgets it."""
+    for stage in stages:
+        reset = getattr(stage, "reset", None)
+        if callable(reset):
+            reset()
+
+
+def stage_warnings(*parts) -> list[str]:
+    """What the stages (and the object filter) want the user to know, from their ``warnings()``."""
+    out = []
+    for part in parts:
+        warn = getattr(part, "warnings", None)
+        if callable(warn):
+            out.extend(warn())
+    return out
 
 
 def package_versions() -> dict[str, Optional[str]]:
@@ -116,6 +141,9 @@ def run_pipeline(config: RunConfig, stages: Optional[Stages] = None) -> dict:
     reader = clock.run("decode", open_frames, config.input, config.max_side, config.threads)
     try:
         t_build = time.perf_counter()
+        # these read their options first: a bad one fails before a stage exports a graph (seconds)
+        timeline = Timeline(reader, config)
+        objects = ObjectFilter(config)
         stages = stages if stages is not None else build_stages(config)
         build_seconds = time.perf_counter() - t_build
         info = reader.info
@@ -123,36 +151,45 @@ def run_pipeline(config: RunConfig, stages: Optional[Stages] = None) -> dict:
         writer = OutputWriter(config.out, info, write_overlay=config.write_overlay, threads=config.threads)
         # config.extra["background_writer"] = False writes on the main thread (for A/B timing)
         writer = BackgroundWriter(writer, max_pending=2 if config.extra.get("background_writer", True) else 0)
-        source = VideoSource(reader, config.window, config.stride, config.offline,
+        source = VideoSource(timeline, config.window, config.stride, config.offline,
                              prefetch=int(config.extra.get("prefetch_frames", PREFETCH_FRAMES)))
         progress = _progress(config, info.num_frames)
         windows = iter(source)
-        num_windows = 0
+        num_windows, scene, progressed = 0, 0, 0
         try:
             while True:
                 window = clock.run("decode", next, windows, None)
                 if window is None:
                     break
                 num_windows += 1
+                if window.scene != scene:
+                    reset_stages(stages)
+                    scene = window.scene
                 tracks = clock.run("tracks", stages.tracker.track, window)
                 feats = clock.run("features", stages.features.extract, window, tracks)
                 labels = clock.run("motion", stages.labeller.label, window, tracks, feats)
                 masks = clock.run("masks", stages.densifier.densify, window, tracks, labels)
                 masks = check_masks(window, masks, (info.work_height, info.work_width))
-                clock.run("write_wait", writer.write, window.frames[window.emit_from:], masks)
-                progress.update(len(window.emit_range))
+                final = clock.run("masks", objects.add, window, tracks, labels, masks, config.write_overlay)
+                clock.run("write_wait", writer.write_frames, final)
+                done = int(window.frame_index[-1]) + 1
+                progress.update(done - progressed)
+                progressed = done
+            clock.run("write_wait", writer.write_frames, objects.flush())
             clock.run("write_wait", writer.drain)
             clock.seconds["write"] = writer.busy_seconds
 
             status = reader.status
             total = time.perf_counter() - t_start
-            frames = writer.frames_written
-            warnings = run_warnings(config, status)
+            frames = status.frames_decoded
+            warnings = run_warnings(config, status) + stage_warnings(*stages, objects)
             summary = {
                 "status": "complete" if status.complete else "input-incomplete",
                 "out": config.out,
                 "frames": frames,
-                "objects": writer.num_objects,
+                "frames_processed": timeline.report.frames_processed,
+                "objects": objects.num_objects,
+                "scenes": len(timeline.report.cuts) + 1,
                 "windows": num_windows,
                 "seconds": {**clock.as_dict(), "build": round(build_seconds, 4), "total": round(total, 4)},
                 "fps": round(frames / total, 3) if total > 0 else None,
@@ -163,12 +200,14 @@ def run_pipeline(config: RunConfig, stages: Optional[Stages] = None) -> dict:
             run_info = {
                 **summary,
                 "input": vars(info).copy(),
+                "timeline": timeline.report.to_dict(),
+                "object_filter": objects.report(),
                 "mode": "offline" if config.offline else "streaming",
                 "config": config.to_dict(),
                 "versions": package_versions(),
                 "machine": {"platform": platform.platform(), "processor": platform.machine()},
             }
-            paths = writer.finish(run_info)
+            paths = writer.finish(run_info, total_frames=frames, object_scores=objects.object_scores())
             summary["outputs"] = paths
         except BaseException:
             source.close()

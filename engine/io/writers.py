@@ -1,7 +1,9 @@
 """The outputs of a run, written as frames are emitted:
 
 * ``masks/00000.png`` ... one DAVIS-palette indexed PNG per input frame at the input's size
-  (0 background, k object k), labels scaled up from the working resolution by nearest neighbour;
+  (0 background, k object k), labels scaled up from the working resolution by nearest neighbour; an
+  input frame the stages did not process (sampled out in time, or a repeat) gets the mask of the
+  processed frame before it;
 * ``overlay.mp4``: H.264 (yuv420p) of the masks coloured over the video, at the working resolution;
   written as ``overlay.mp4.partial`` and renamed when complete;
 * ``objects.json``: per object its id, first/last frame and a COCO RLE per frame (input size);
@@ -129,31 +131,54 @@ class OverlayWriter:
 
 
 class ObjectIndex:
-    """Per object id: the frames it appears in, with a COCO RLE of its mask at the input's size."""
+    """Per object id: the frames it appears in, with its area, box ``[x, y, width, height]``, score and a
+    COCO RLE of its mask at the input's size."""
 
     def __init__(self):
         self.objects: dict[int, list[dict]] = {}
+        self._last: list[tuple[int, dict]] = []  # (object, entry) of the last frame added
 
-    def add(self, index: int, labels: np.ndarray) -> None:
+    def add(self, index: int, labels: np.ndarray, scores: Optional[dict] = None, repeat: bool = False) -> None:
+        """``scores``: object id -> this frame's score; ``repeat``: ``labels`` are the last frame's
+        again (a frame the stages did not process): its entries are copied, not encoded again."""
+        if repeat:
+            for obj, entry in self._last:
+                self.objects[obj].append(dict(entry, frame=int(index)))
+            return
+        self._last = []
         present = np.flatnonzero(np.bincount(labels.ravel(), minlength=2)[1:]) + 1
         for obj in present.tolist():
             mask = labels == obj
-            self.objects.setdefault(obj, []).append(
-                {"frame": int(index), "area": int(mask.sum()), "rle": rle.encode(mask)})
+            entry = {"frame": int(index), "area": int(mask.sum()), "box": _box(mask)}
+            if scores and obj in scores:
+                entry["score"] = scores[obj]
+            entry["rle"] = rle.encode(mask)
+            self.objects.setdefault(obj, []).append(entry)
+            self._last.append((obj, entry))
 
-    def to_json(self) -> list[dict]:
+    def to_json(self, object_scores: Optional[dict] = None) -> list[dict]:
         out = []
         for obj in sorted(self.objects):
             frames = self.objects[obj]
-            out.append({
+            item = {
                 "id": int(obj),
                 "color": DAVIS_PALETTE[obj % 256].tolist(),
                 "first_frame": frames[0]["frame"],
                 "last_frame": frames[-1]["frame"],
                 "num_frames": len(frames),
-                "frames": frames,
-            })
+            }
+            if object_scores and obj in object_scores:
+                item["score"] = object_scores[obj]
+            item["frames"] = frames
+            out.append(item)
         return out
+
+
+def _box(mask: np.ndarray) -> list[int]:
+    """``[x, y, width, height]`` of a non-empty mask (COCO's bbox convention, whole pixels)."""
+    cols = np.flatnonzero(mask.any(0))
+    rows = np.flatnonzero(mask.any(1))
+    return [int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)]
 
 
 class OutputWriter:
@@ -170,28 +195,60 @@ class OutputWriter:
         self.overlay = (OverlayWriter(out_dir, info.work_width, info.work_height, info.fps, threads)
                         if write_overlay else None)
         self.frames_written = 0
+        self._last = None  # the last frame written, and its mask at the input's size
+        self._last_full: Optional[np.ndarray] = None
 
     def write(self, frames: np.ndarray, masks: WindowMasks) -> None:
-        """``frames``: the working-resolution RGB frames of ``masks`` (same length, same order)."""
-        info = self.info
-        for i, labels in enumerate(masks.labels):
-            index = masks.start + i
-            if index != self.frames_written:
-                raise RuntimeError(f"frames must be written in order: got {index}, "
-                                   f"expected {self.frames_written}")
-            full = resize_labels(labels, info.width, info.height)
-            self.pngs.write(index, full)
-            self.objects.add(index, full)
-            if self.overlay is not None:
-                self.overlay.write(frames[i], labels)
-            self.frames_written += 1
+        """``frames``: the working-resolution RGB frames of ``masks`` (same length, same order), one
+        per input frame from ``masks.start`` on."""
+        from ..masks.objects import OutputFrame
+
+        if masks.start != self.frames_written:
+            raise RuntimeError(f"frames must be written in order: got {masks.start}, "
+                               f"expected {self.frames_written}")
+        self.write_frames([OutputFrame(index=masks.start + i, time=0.0, labels=labels, image=frames[i])
+                           for i, labels in enumerate(masks.labels)])
+
+    def write_frames(self, frames: list) -> None:
+        """:class:`~motionseg_trt.masks.objects.OutputFrame` s in input order; the input frames between
+        two of them get the earlier one's mask."""
+        for frame in frames:
+            if frame.index < self.frames_written:
+                raise RuntimeError(f"frames must be written in order: got {frame.index}, "
+                                   f"expected {self.frames_written} or later")
+            self.fill_to(frame.index)
+            self._write_one(frame)
+
+    def fill_to(self, end: int) -> None:
+        """Input frames ``frames_written .. end - 1`` get the last written frame's mask."""
+        if self.frames_written < end and self._last is None:
+            raise RuntimeError(f"frames must be written in order: input frame {self.frames_written} has no "
+                               f"processed frame at or before it")
+        while self.frames_written < end:
+            self._write_one(self._last, repeat=True)
+
+    def _write_one(self, frame, repeat: bool = False) -> None:
+        info, index = self.info, self.frames_written
+        if not repeat:
+            self._last_full = resize_labels(frame.labels, info.width, info.height)
+        full = self._last_full
+        self.pngs.write(index, full)
+        self.objects.add(index, full, frame.scores, repeat=repeat)
+        if self.overlay is not None and frame.image is not None:
+            self.overlay.write(frame.image, frame.labels)
+        self._last = frame
+        self.frames_written += 1
 
     @property
     def num_objects(self) -> int:
         return len(self.objects.objects)
 
-    def finish(self, run_info: dict) -> dict:
-        """Close the overlay, then write objects.json and run.json (last: they mark a finished run)."""
+    def finish(self, run_info: dict, total_frames: Optional[int] = None,
+               object_scores: Optional[dict] = None) -> dict:
+        """Fill the masks up to ``total_frames`` input frames, close the overlay, then write objects.json
+        and run.json (last: they mark a finished run). ``object_scores``: output id -> score."""
+        if total_frames is not None and self._last is not None:
+            self.fill_to(total_frames)
         paths = {"masks": self.masks_dir}
         if self.overlay is not None:
             if self.overlay.codec_note:
@@ -203,7 +260,7 @@ class OutputWriter:
             "rle": "COCO compressed RLE (pycocotools), column-major, size [height, width] of the input",
             "video": {"path": self.info.path, "width": self.info.width, "height": self.info.height,
                       "fps": self.info.fps, "num_frames": self.frames_written},
-            "objects": self.objects.to_json(),
+            "objects": self.objects.to_json(object_scores),
         }, separators=(",", ":")))
         paths["objects"] = objects_path
         run_path = os.path.join(self.out_dir, RUN_JSON)

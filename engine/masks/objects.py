@@ -1,0 +1,252 @@
+"""The object filter: between the densifier and the writers, for any densifier.
+
+An object is written only once it has shown evidence: a median area of at least ``obj_min_area`` of
+the frame, a life of at least ``obj_min_duration`` seconds, and a score of at least ``obj_min_score``.
+Its score is the mean, over the frames where tracks fall inside its mask, of those tracks' motion
+probability (the labeller's): a blob that the densifier grew around a few doubtful tracks scores low.
+
+Streaming: frames wait ``obj_min_duration`` seconds (of processed frames) before they are written, so
+that an object's first frames are judged with that much of its future; a frame leaves when newer
+frames cover that time, or when its scene or the video ends. Objects that never qualify are erased
+from the masks (background). Objects that qualify get the output ids 1, 2, 3 ... in the order they
+appear; an object never continues across a scene cut (a new scene starts new objects). After 255
+objects (the masks are uint8) the ids of objects that are gone are reused.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from ..config import RunConfig, stage_option
+from ..contracts import FrameWindow, MotionLabels, Tracks, WindowMasks
+
+DEFAULTS = {
+    "obj_min_area": 0.002,  # median area over the object's frames, as a fraction of the frame
+    "obj_min_duration": 0.4,  # seconds between its first and its last frame (plus one frame)
+    "obj_min_score": 0.5,  # mean motion probability of the tracks inside its mask
+}
+LIMITS = {
+    "obj_min_area": {"minimum": 0.0, "maximum": 1.0},
+    "obj_min_duration": {"minimum": 0.0},
+    "obj_min_score": {"minimum": 0.0, "maximum": 1.0},
+}
+
+
+# "Visible motion" for the warning that nothing was found: a window where at least this fraction of the
+# tracks was labelled moving, or a picture whose tracks move (90th percentile) this many frame sizes
+# per second.
+MOVING_TRACKS_VISIBLE = 0.01
+PICTURE_MOVES = 0.05
+
+
+def _option(config: RunConfig, name: str):
+    return stage_option(config, DEFAULTS, name, LIMITS)
+
+
+@dataclass
+class OutputFrame:
+    """A processed frame on its way to the writers: final object ids, at working resolution."""
+
+    index: int  # input frame number
+    time: float
+    labels: np.ndarray  # [H, W] uint8
+    scores: dict = field(default_factory=dict)  # output id -> this frame's score (tracks inside)
+    image: Optional[np.ndarray] = None  # the working-resolution frame (for the overlay)
+
+
+@dataclass
+class Evidence:
+    """What a (scene, densifier id) object has shown so far."""
+
+    key: tuple
+    first_time: float
+    last_time: float
+    areas: list = field(default_factory=list)  # area fraction per frame present
+    score_sum: float = 0.0
+    score_frames: int = 0
+    output_id: int = 0  # 0 until it qualifies
+
+    @property
+    def score(self) -> float:
+        return self.score_sum / self.score_frames if self.score_frames else 0.0
+
+    def duration(self, interval: float) -> float:
+        return self.last_time - self.first_time + interval
+
+    def to_dict(self, interval: float) -> dict:
+        return {"id": self.output_id, "frames": len(self.areas), "duration_s": round(self.duration(interval), 3),
+                "median_area": round(float(np.median(self.areas)), 5) if self.areas else 0.0,
+                "score": round(self.score, 4)}
+
+
+@dataclass
+class _Pending:
+    frame: OutputFrame
+    raw: np.ndarray  # densifier ids
+    scene: int
+    frame_scores: dict  # densifier id -> score
+
+
+class ObjectFilter:
+    """``add(window, tracks, labels, masks) -> [OutputFrame]`` (the frames now final, in order);
+    ``flush()`` at the end of the video."""
+
+    def __init__(self, config: Optional[RunConfig] = None):
+        config = config or RunConfig()
+        self.min_area = float(_option(config, "obj_min_area"))
+        self.min_duration = float(_option(config, "obj_min_duration"))
+        self.min_score = float(_option(config, "obj_min_score"))
+        self.objects: dict[tuple, Evidence] = {}
+        self._pending: deque[_Pending] = deque()
+        self._next_id = 1
+        self._live: dict[int, tuple] = {}  # output id -> key of the object that holds it
+        self._interval = 1.0 / 24.0  # seconds per processed frame, updated from the windows
+        self.frames_seen = 0
+        # per window: fraction of the tracks labelled moving, and how fast the picture moves (90th
+        # percentile of the tracks' speeds, in frame sizes (sqrt of the area) per second)
+        self.moving_fractions: list[float] = []
+        self.picture_speeds: list[float] = []
+
+    # ------------------------------------------------------------------ evidence
+    def _frame_scores(self, labels: np.ndarray, xy: np.ndarray, visible: np.ndarray,
+                      prob: np.ndarray) -> dict:
+        """Per densifier id in ``labels``: mean motion probability of the visible tracks inside it."""
+        h, w = labels.shape
+        pts = xy[visible]
+        if not len(pts):
+            return {}
+        x = np.clip(np.round(pts[:, 0]).astype(np.int64), 0, w - 1)
+        y = np.clip(np.round(pts[:, 1]).astype(np.int64), 0, h - 1)
+        under = labels[y, x]
+        p = prob[visible]
+        inside = under > 0
+        if not inside.any():
+            return {}
+        ids = under[inside].astype(np.int64)
+        sums = np.bincount(ids, weights=p[inside], minlength=256)
+        counts = np.bincount(ids, minlength=256)
+        return {int(i): float(sums[i] / counts[i]) for i in np.flatnonzero(counts)}
+
+    def _observe(self, scene: int, time: float, raw: np.ndarray, scores: dict) -> None:
+        counts = np.bincount(raw.ravel(), minlength=256)
+        total = float(raw.size)
+        for obj in np.flatnonzero(counts[1:]) + 1:
+            key = (scene, int(obj))
+            ev = self.objects.get(key)
+            if ev is None:
+                ev = self.objects[key] = Evidence(key, time, time)
+            ev.last_time = time
+            ev.areas.append(counts[obj] / total)
+            if int(obj) in scores:
+                ev.score_sum += scores[int(obj)]
+                ev.score_frames += 1
+
+    def qualifies(self, ev: Evidence) -> bool:
+        return (ev.duration(self._interval) >= self.min_duration - 1e-6
+                and float(np.median(ev.areas)) >= self.min_area and ev.score >= self.min_score)
+
+    # ------------------------------------------------------------------ stream
+    def add(self, window: FrameWindow, tracks: Tracks, labels: MotionLabels, masks: WindowMasks,
+            keep_images: bool = False) -> list[OutputFrame]:
+        if window.frame_interval:
+            self._interval = window.frame_interval
+        self._motion_stats(window, tracks, labels)
+        prob = np.asarray(labels.prob, np.float32)
+        for k, local in enumerate(range(window.emit_from, window.length)):
+            raw = masks.labels[k]
+            time = float(window.times[local]) if window.times is not None else (window.start + local) / 24.0
+            index = int(window.frame_index[local]) if window.frame_index is not None else window.start + local
+            scores = self._frame_scores(raw, tracks.xy[:, local], tracks.visible[:, local], prob)
+            self._observe(window.scene, time, raw, scores)
+            image = window.frames[local] if keep_images else None
+            self._pending.append(_Pending(OutputFrame(index, time, raw, image=image), raw, window.scene, scores))
+            self.frames_seen += 1
+        newest = self._pending[-1] if self._pending else None
+        out = []
+        while self._pending and (self._pending[0].scene != newest.scene
+                                 or newest.frame.time - self._pending[0].frame.time >= self.min_duration - 1e-6):
+            out.append(self._release(self._pending.popleft()))
+        return out
+
+    def flush(self) -> list[OutputFrame]:
+        """The frames still waiting (end of the video)."""
+        out = []
+        while self._pending:
+            out.append(self._release(self._pending.popleft()))
+        return out
+
+    def _release(self, item: _Pending) -> OutputFrame:
+        lut = np.zeros(256, np.uint8)
+        scores = {}
+        for obj in np.flatnonzero(np.bincount(item.raw.ravel(), minlength=256)[1:]) + 1:
+            ev = self.objects[(item.scene, int(obj))]
+            if not ev.output_id and self.qualifies(ev):
+                ev.output_id = self._new_id(ev.key, item.scene)
+            if ev.output_id:
+                lut[obj] = ev.output_id
+                if int(obj) in item.frame_scores:
+                    scores[ev.output_id] = round(item.frame_scores[int(obj)], 4)
+        frame = item.frame
+        frame.labels = lut[item.raw]
+        frame.scores = scores
+        return frame
+
+    def _new_id(self, key: tuple, scene: int) -> int:
+        if self._next_id <= 255:
+            new, self._next_id = self._next_id, self._next_id + 1
+        else:  # reuse the id of an object of an earlier scene, or the one seen longest ago
+            gone = [i for i, k in self._live.items() if k[0] != scene]
+            new = min(gone) if gone else min(self._live, key=lambda i: self.objects[self._live[i]].last_time)
+        self._live[new] = key
+        return new
+
+    def _motion_stats(self, window: FrameWindow, tracks: Tracks, labels: MotionLabels) -> None:
+        n = tracks.num_tracks
+        self.moving_fractions.append(float(np.mean(labels.moving)) if n else 0.0)
+        if n and window.length > 1:
+            both = tracks.visible[:, 0] & tracks.visible[:, -1]
+            if both.any():
+                h, w = window.frames.shape[1:3]
+                span = (window.frame_interval or 1.0 / 24.0) * (window.length - 1)
+                dist = np.linalg.norm(tracks.xy[both, -1] - tracks.xy[both, 0], axis=1)
+                self.picture_speeds.append(float(np.percentile(dist, 90)) / np.sqrt(h * w) / span)
+
+    def warnings(self) -> list[str]:
+        """Say so when nothing was found although something moved."""
+        if self.num_objects or not self.frames_seen:
+            return []
+        if self.objects:
+            best = max(self.objects.values(), key=lambda ev: (ev.score, len(ev.areas)))
+            return [f"no moving object written: {len(self.objects)} candidate(s) did not show enough evidence "
+                    f"(the best: {best.duration(self._interval):.2f} s, median area "
+                    f"{100 * float(np.median(best.areas)):.2f}% of the frame, score {best.score:.2f}; needed "
+                    f"{self.min_duration:g} s, {100 * self.min_area:g}%, {self.min_score:g}: --option "
+                    f"obj_min_duration / obj_min_area / obj_min_score)"]
+        moving = float(np.mean([f >= MOVING_TRACKS_VISIBLE for f in self.moving_fractions]))
+        speed = float(np.median(self.picture_speeds)) if self.picture_speeds else 0.0
+        if moving >= 0.2:
+            return [f"no moving object found, although the motion model called tracks moving in "
+                    f"{100 * moving:.0f}% of the windows (they formed no object)"]
+        if speed >= PICTURE_MOVES:
+            return [f"no moving object found, although the picture moves (tracks move {100 * speed:.0f}% of "
+                    f"the frame per second: camera or objects)"]
+        return []
+
+    # ------------------------------------------------------------------ report
+    @property
+    def num_objects(self) -> int:
+        return sum(1 for ev in self.objects.values() if ev.output_id)
+
+    def object_scores(self) -> dict:
+        """Output id -> object score (mean over its frames so far)."""
+        return {ev.output_id: round(ev.score, 4) for ev in self.objects.values() if ev.output_id}
+
+    def report(self) -> dict:
+        kept = [ev for ev in self.objects.values() if ev.output_id]
+        return {"min_area": self.min_area, "min_duration_s": self.min_duration, "min_score": self.min_score,
+                "candidates": len(self.objects), "kept": len(kept),
+                "kept_objects": [ev.to_dict(self._interval) for ev in kept],
+                "dropped": [ev.to_dict(self._interval) for ev in self.objects.values() if not ev.output_id][:50]}
