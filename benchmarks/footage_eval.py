@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import sys
 import tempfile
@@ -282,7 +283,9 @@ def main(argv=None) -> int:
             for v in variants:
                 prepare(data / s, v, work)
         if args.jobs > 1:
-            with ProcessPoolExecutor(args.jobs) as pool:
+            # spawn, not fork: the encoding above started FFmpeg threads, and a forked child can
+            # inherit one of their locks held (it then waits forever)
+            with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
                 results = list(pool.map(run_variant, tasks))
         else:
             results = [run_variant(t) for t in tasks]

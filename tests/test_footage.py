@@ -133,3 +133,49 @@ def test_objects_json_has_a_score_and_a_box_per_frame(tmp_path):
         ys, xs = np.nonzero(masks[entry["frame"]] == 1)
         assert entry["box"] == [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1]
         assert 0.0 <= entry["score"] <= 1.0
+
+
+# ------------------------------------------------------------------ nothing silent
+def _cli(capsys, *argv):
+    from motionseg_trt.cli.main import main
+
+    code = main(["run", *map(str, argv), "--no-progress", "--no-overlay"])
+    return code, capsys.readouterr().err
+
+
+def test_motion_without_an_object_is_said(tmp_path, capsys):
+    # the only thing that moves on its own is a short blip: it does not qualify as an object
+    spec = SceneSpec(seed=5, start=(2000.0, 2000.0), blip=Blip(start=0.4, duration=0.25))
+    frames, _ = render(spec, 1.5, 24)
+    code, err = _cli(capsys, encode(str(tmp_path / "c.mp4"), frames, 24), "--out", tmp_path / "o")
+    assert code == 0
+    warning = [line for line in err.splitlines() if "warning: no moving object written" in line]
+    assert len(warning) == 1 and "obj_min_duration" in warning[0]
+    with open(tmp_path / "o" / "run.json") as f:
+        run = json.load(f)
+    assert run["objects"] == 0 and any("no moving object written" in w for w in run["warnings"])
+
+
+def test_a_failing_camera_model_is_said(tmp_path, capsys):
+    # every frame new noise: no track survives a frame, no camera model can be fitted
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (24, 180, 320, 3), dtype=np.uint8)
+    code, err = _cli(capsys, encode(str(tmp_path / "noise.mp4"), frames, 24), "--out", tmp_path / "o")
+    assert code == 0 and "warning: the camera model failed on" in err
+    with open(tmp_path / "o" / "run.json") as f:
+        assert any("camera model failed" in w for w in json.load(f)["warnings"])
+
+
+def test_a_still_scene_says_nothing(tmp_path, capsys):
+    frames, _ = render(SceneSpec(seed=6, pan=(0.0, 0.0), start=(2000.0, 2000.0)), 1.0, 24, (320, 180))
+    code, err = _cli(capsys, encode(str(tmp_path / "still.mp4"), frames, 24), "--out", tmp_path / "o")
+    assert code == 0 and "warning" not in err
+
+
+@pytest.mark.parametrize("argv,needle", [(["--fps", "0"], "positive number"), (["--vid-stride", "0"], "positive integer"),
+                                         (["--fps", "24", "--vid-stride", "2"], "not allowed with")])
+def test_bad_sampling_flags(tmp_path, capsys, argv, needle):
+    frames, _ = render(SceneSpec(), 0.2, 24, (64, 36))
+    with pytest.raises(SystemExit) as exc:
+        _cli(capsys, encode(str(tmp_path / "c.mp4"), frames, 24), "--out", tmp_path / "o", *argv)
+    assert exc.value.code == 2 and needle in capsys.readouterr().err

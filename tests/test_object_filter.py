@@ -136,3 +136,20 @@ def test_per_frame_scores_come_with_the_output_ids():
         clip.set_prob(t, clip.labels[t] > 0, 0.8)
     out = clip.feed(ObjectFilter(RunConfig()))
     assert all(f.scores == {1: pytest.approx(0.8)} for f in out)
+
+
+def test_an_object_found_again_under_a_new_id_keeps_its_id():
+    clip = _Clip(40)
+    for t in range(40):
+        if t < 12:
+            _box(clip.labels[t], 3, 10 + t, 20, 16)  # the densifier loses it after frame 11 ...
+        elif t >= 14:
+            _box(clip.labels[t], 8, 10 + t, 20, 16)  # ... and finds it again as 8, two frames later
+        if t >= 20:
+            _box(clip.labels[t], 6, 62, 40, 16)  # a new object, far from where 3 was
+        clip.set_prob(t, clip.labels[t] > 0, 0.9)
+    ids = _ids(clip.feed(ObjectFilter(RunConfig())))
+    assert ids[:12] == [[1]] * 12 and ids[14:20] == [[1]] * 6 and ids[20:] == [[1, 2]] * 20
+    # without relinking, the first part (12 frames) is an object of its own
+    ids = _ids(clip.feed(ObjectFilter(RunConfig(extra={"obj_relink_s": 0}))))
+    assert ids[:12] == [[1]] * 12 and ids[14] == [2] and ids[20] == [2, 3]

@@ -21,6 +21,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "run", help="segment the moving objects of a video",
@@ -40,6 +50,12 @@ def register(subparsers) -> None:
     s.add_argument("--offline", action="store_true", help="the whole clip as one window (official behaviour)")
     s.add_argument("--max-side", type=_positive_int, default=_DEFAULTS.max_side,
                    help=f"downscale inputs whose longest side is larger (default {_DEFAULTS.max_side})")
+    t = s.add_mutually_exclusive_group()
+    t.add_argument("--fps", type=_positive_float, default=None, metavar="F",
+                   help="process at most F frames per second, chosen by timestamp (default: 24 for inputs of "
+                        "48 fps and more, every frame below); every input frame still gets a mask")
+    t.add_argument("--vid-stride", type=_positive_int, default=None, metavar="N",
+                   help="process every Nth input frame instead (1: every frame)")
 
     m = p.add_argument_group("models")
     m.add_argument("--models", choices=("embedded", "official"), default=_DEFAULTS.models,
@@ -95,6 +111,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         stride=args.stride,
         offline=args.offline,
         max_side=args.max_side,
+        fps=args.fps,
+        vid_stride=args.vid_stride,
         models=args.models,
         tracker=args.tracker or ("bootstapir" if official else "flow"),
         motion_model=args.motion_model or ("official" if official else default_motion_model()),
