@@ -65,6 +65,7 @@ class RunConfig:
     threads: Optional[int] = None
     # output
     write_overlay: bool = True
+    overlay_size: Optional[str] = None  # "WxH" or the longest side "N"; None: the input's size
     progress: bool = True
     extra: dict = field(default_factory=StageOptions)
 

@@ -148,7 +148,8 @@ def run_pipeline(config: RunConfig, stages: Optional[Stages] = None) -> dict:
         build_seconds = time.perf_counter() - t_build
         info = reader.info
         prepare_output_dir(config.out, config.overwrite)
-        writer = OutputWriter(config.out, info, write_overlay=config.write_overlay, threads=config.threads)
+        writer = OutputWriter(config.out, info, write_overlay=config.write_overlay, threads=config.threads,
+                              overlay_size=config.overlay_size)
         # config.extra["background_writer"] = False writes on the main thread (for A/B timing)
         writer = BackgroundWriter(writer, max_pending=2 if config.extra.get("background_writer", True) else 0)
         source = VideoSource(timeline, config.window, config.stride, config.offline,
@@ -170,7 +171,7 @@ def run_pipeline(config: RunConfig, stages: Optional[Stages] = None) -> dict:
                 labels = clock.run("motion", stages.labeller.label, window, tracks, feats)
                 masks = clock.run("masks", stages.densifier.densify, window, tracks, labels)
                 masks = check_masks(window, masks, (info.work_height, info.work_width))
-                final = clock.run("masks", objects.add, window, tracks, labels, masks, config.write_overlay)
+                final = clock.run("masks", objects.add, window, tracks, labels, masks)
                 clock.run("write_wait", writer.write_frames, final)
                 done = int(window.frame_index[-1]) + 1
                 progress.update(done - progressed)

@@ -100,10 +100,11 @@ def render(spec: SceneSpec, seconds: float, fps: float, size: tuple = (REF_W, RE
 
 
 def encode(path: str, frames: np.ndarray, fps: float, rotation: int = 0, audio: bool = False,
-           crf: int = 18) -> str:
+           crf: int = 18, data: bool = False) -> str:
     """H.264 mp4; ``rotation`` (counter-clockwise degrees) goes into the display matrix: landscape
     frames stored with 90 are shown as a portrait picture, ``np.rot90(frame)`` (what a phone held
-    upright stores). ``audio`` adds an AAC stereo tone as long as the video."""
+    upright stores). ``audio`` adds an AAC stereo tone as long as the video, ``data`` a data stream
+    (as phones and action cameras add: timecodes, GPS) with a packet per frame."""
     h, w = frames.shape[1:3]
     with av.open(path, mode="w") as container:
         stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
@@ -115,8 +116,15 @@ def encode(path: str, frames: np.ndarray, fps: float, rotation: int = 0, audio: 
         if audio:
             sound = container.add_stream("aac", rate=48000)
             sound.layout = "stereo"
-        for frame in frames:
+        meta = container.add_data_stream(codec_name="bin_data") if data else None
+        container.start_encoding()
+        for i, frame in enumerate(frames):
             for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")):
+                container.mux(packet)
+            if meta is not None:
+                packet = av.Packet(b"frame %d" % i)
+                packet.stream, packet.pts, packet.dts = meta, i, i
+                packet.time_base = Fraction(1, 1) / Fraction(fps).limit_denominator(1001)
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)

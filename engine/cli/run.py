@@ -85,6 +85,8 @@ def register(subparsers) -> None:
 
     o = p.add_argument_group("output")
     o.add_argument("--no-overlay", action="store_true", help="do not write overlay.mp4")
+    o.add_argument("--overlay-size", metavar="WxH|N", default=None,
+                   help="overlay.mp4 at WIDTHxHEIGHT, or with its longest side N (default: the input's size)")
     o.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=main)
 
@@ -103,6 +105,13 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         raise _UsageError(str(exc)) from None
     if args.sam2_image_size:
         extra["sam2_image_size"] = args.sam2_image_size
+    if args.overlay_size:
+        from ..io.overlay import parse_overlay_size
+
+        try:
+            parse_overlay_size(args.overlay_size)
+        except ValueError as exc:
+            raise _UsageError(str(exc)) from None
     return RunConfig(
         input=args.input,
         out=args.out or default_out(args.input),
@@ -126,6 +135,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         device=args.device,
         threads=args.threads,
         write_overlay=not args.no_overlay,
+        overlay_size=args.overlay_size,
         progress=not args.no_progress,
         extra=extra,
     )

@@ -4,8 +4,9 @@
   (0 background, k object k), labels scaled up from the working resolution by nearest neighbour; an
   input frame the stages did not process (sampled out in time, or a repeat) gets the mask of the
   processed frame before it;
-* ``overlay.mp4``: H.264 (yuv420p) of the masks coloured over the video, at the working resolution;
-  written as ``overlay.mp4.partial`` and renamed when complete;
+* ``overlay.mp4``: H.264 (yuv420p) of the masks and ids over every input frame, at the input's size
+  (or ``--overlay-size``), with the input's audio (:mod:`.overlay`); written as
+  ``overlay.mp4.partial`` and renamed when complete;
 * ``objects.json``: per object its id, first/last frame and a COCO RLE per frame (input size);
 * ``run.json``: configuration, versions, per-stage time, fps, warnings.
 
@@ -14,10 +15,8 @@ Every file appears under its final name only when complete (see :mod:`.atomic`);
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-from fractions import Fraction
 from typing import Optional
 
 import numpy as np
@@ -26,11 +25,10 @@ from ..contracts import VideoInfo, WindowMasks
 from . import rle
 from .atomic import atomic_path, remove_temp_files, write_text
 from .geometry import resize_labels
-from .output_dir import MASKS_DIR, OBJECTS_JSON, OVERLAY, OVERLAY_PARTIAL, RUN_JSON
+from .output_dir import MASKS_DIR, OBJECTS_JSON, RUN_JSON
+from .overlay import OverlayVideo, colour_overlay  # noqa: F401 - colour_overlay: part of this module's API
 from .palette import DAVIS_PALETTE
 
-OVERLAY_ALPHA = 0.55
-_PALETTE_LUT = DAVIS_PALETTE.reshape(256, 1, 3)  # cv2.LUT table, one colour per label
 
 
 def mask_filename(index: int) -> str:
@@ -54,80 +52,6 @@ class MaskPngWriter:
         with atomic_path(path) as tmp:
             image.save(tmp, format="PNG", compress_level=3)
         return path
-
-
-def colour_overlay(frame: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Objects blended in their palette colour, with a solid outline (OpenCV ops: ~1 ms at 480p)."""
-    import cv2
-
-    if not labels.any():
-        return frame
-    labels = np.ascontiguousarray(labels, dtype=np.uint8)
-    colours = cv2.LUT(cv2.merge([labels, labels, labels]), _PALETTE_LUT)
-    blended = cv2.addWeighted(frame, 1.0 - OVERLAY_ALPHA, colours, OVERLAY_ALPHA, 0.0)
-    out = frame.copy()
-    cv2.copyTo(blended, (labels > 0).view(np.uint8), out)
-    kernel = np.ones((3, 3), np.uint8)
-    grown = cv2.dilate(labels, kernel)
-    edge = (grown != cv2.erode(labels, kernel)).view(np.uint8)
-    cv2.copyTo(cv2.LUT(cv2.merge([grown, grown, grown]), _PALETTE_LUT), edge, out)
-    return out
-
-
-class OverlayWriter:
-    """H.264 overlay video through PyAV; the file is only renamed to ``overlay.mp4`` by :meth:`close`."""
-
-    def __init__(self, out_dir: str, width: int, height: int, fps: float, threads: Optional[int] = None):
-        import av
-
-        self.final_path = os.path.join(out_dir, OVERLAY)
-        self.partial_path = os.path.join(out_dir, OVERLAY_PARTIAL)
-        self.codec_note: Optional[str] = None
-        rate = Fraction(fps).limit_denominator(1001) if fps and fps > 0 else Fraction(24)
-        self._container = av.open(self.partial_path, mode="w", format="mp4")
-        self._stream = None
-        for codec in ("libx264", "h264", "mpeg4"):  # libx264 ships in PyAV's wheels; the rest are fallbacks
-            try:
-                stream = self._container.add_stream(codec, rate=rate)
-            except (ValueError, av.error.FFmpegError, av.codec.codec.UnknownCodecError):
-                continue
-            if codec != "libx264":
-                self.codec_note = f"libx264 not available, overlay encoded with {codec}"
-            self._stream = stream
-            break
-        if self._stream is None:  # pragma: no cover - every PyAV build has mpeg4
-            self._container.close()
-            raise RuntimeError("no H.264/MPEG-4 encoder available in this PyAV build")
-        self._stream.width = width
-        self._stream.height = height
-        self._stream.pix_fmt = "yuv420p"
-        if self._stream.codec_context.name == "libx264":
-            self._stream.options = {"preset": "superfast", "crf": "23"}  # ~2x faster than veryfast at 480p
-        self._stream.codec_context.thread_count = int(threads or 0)
-        self._container.start_encoding()  # the .partial file exists from now on
-        self.frames = 0
-
-    def write(self, frame: np.ndarray, labels: np.ndarray) -> None:
-        import av
-
-        video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(colour_overlay(frame, labels)),
-                                                 format="rgb24")
-        for packet in self._stream.encode(video_frame):
-            self._container.mux(packet)
-        self.frames += 1
-
-    def close(self) -> str:
-        for packet in self._stream.encode():
-            self._container.mux(packet)
-        self._container.close()
-        os.replace(self.partial_path, self.final_path)
-        return self.final_path
-
-    def abort(self) -> None:
-        with contextlib.suppress(Exception):
-            self._container.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(self.partial_path)
 
 
 class ObjectIndex:
@@ -185,15 +109,14 @@ class OutputWriter:
     """Consumes each window's :class:`WindowMasks` and writes every output of the run."""
 
     def __init__(self, out_dir: str, info: VideoInfo, write_overlay: bool = True,
-                 threads: Optional[int] = None):
+                 threads: Optional[int] = None, overlay_size: Optional[str] = None):
         self.out_dir = out_dir
         self.info = info
         self.masks_dir = os.path.join(out_dir, MASKS_DIR)
         os.makedirs(self.masks_dir, exist_ok=True)
         self.pngs = MaskPngWriter(self.masks_dir)
         self.objects = ObjectIndex()
-        self.overlay = (OverlayWriter(out_dir, info.work_width, info.work_height, info.fps, threads)
-                        if write_overlay else None)
+        self.overlay = OverlayVideo(out_dir, info, overlay_size, threads) if write_overlay else None
         self.frames_written = 0
         self._last = None  # the last frame written, and its mask at the input's size
         self._last_full: Optional[np.ndarray] = None
@@ -206,7 +129,7 @@ class OutputWriter:
         if masks.start != self.frames_written:
             raise RuntimeError(f"frames must be written in order: got {masks.start}, "
                                f"expected {self.frames_written}")
-        self.write_frames([OutputFrame(index=masks.start + i, time=0.0, labels=labels, image=frames[i])
+        self.write_frames([OutputFrame(index=masks.start + i, time=0.0, labels=labels)
                            for i, labels in enumerate(masks.labels)])
 
     def write_frames(self, frames: list) -> None:
@@ -234,8 +157,8 @@ class OutputWriter:
         full = self._last_full
         self.pngs.write(index, full)
         self.objects.add(index, full, frame.scores, repeat=repeat)
-        if self.overlay is not None and frame.image is not None:
-            self.overlay.write(frame.image, frame.labels)
+        if self.overlay is not None:
+            self.overlay.write(index, frame.labels)
         self._last = frame
         self.frames_written += 1
 
@@ -251,8 +174,7 @@ class OutputWriter:
             self.fill_to(total_frames)
         paths = {"masks": self.masks_dir}
         if self.overlay is not None:
-            if self.overlay.codec_note:
-                run_info.setdefault("warnings", []).append(self.overlay.codec_note)
+            run_info.setdefault("warnings", []).extend(self.overlay.notes)
             paths["overlay"] = self.overlay.close()
         objects_path = os.path.join(self.out_dir, OBJECTS_JSON)
         write_text(objects_path, json.dumps({

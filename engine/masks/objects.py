@@ -67,7 +67,6 @@ class OutputFrame:
     time: float
     labels: np.ndarray  # [H, W] uint8
     scores: dict = field(default_factory=dict)  # output id -> this frame's score (tracks inside)
-    image: Optional[np.ndarray] = None  # the working-resolution frame (for the overlay)
 
 
 @dataclass
@@ -217,8 +216,7 @@ class ObjectFilter:
                 and float(np.median(ev.areas)) >= self.min_area and ev.score >= self.min_score)
 
     # ------------------------------------------------------------------ stream
-    def add(self, window: FrameWindow, tracks: Tracks, labels: MotionLabels, masks: WindowMasks,
-            keep_images: bool = False) -> list[OutputFrame]:
+    def add(self, window: FrameWindow, tracks: Tracks, labels: MotionLabels, masks: WindowMasks) -> list[OutputFrame]:
         if window.frame_interval:
             self._interval = window.frame_interval
         self._motion_stats(window, tracks, labels)
@@ -229,8 +227,7 @@ class ObjectFilter:
             index = int(window.frame_index[local]) if window.frame_index is not None else window.start + local
             scores = self._frame_scores(raw, tracks.xy[:, local], tracks.visible[:, local], prob)
             self._observe(window.scene, time, raw, scores)
-            image = window.frames[local] if keep_images else None
-            self._pending.append(_Pending(OutputFrame(index, time, raw, image=image), raw, window.scene, scores))
+            self._pending.append(_Pending(OutputFrame(index, time, raw), raw, window.scene, scores))
             self.frames_seen += 1
         newest = self._pending[-1] if self._pending else None
         out = []
