@@ -73,7 +73,7 @@ def main(argv=None) -> int:
     if "onnxruntime" in a.backends:
         import onnxruntime as ort
 
-        from motionseg_trt.runtime import make_runner
+        from motionseg_trt.runtime.onnxruntime import OnnxrtRunner, SessionFromOnnx
 
         path = a.onnx
         if path is None:
@@ -82,7 +82,7 @@ def main(argv=None) -> int:
             path = export_classifier(model, os.path.join(tmp, "classifier.onnx"))
             print(f"# exported ONNX in {time.perf_counter() - t0:.1f} s (onnxruntime {ort.__version__})")
         providers = ["cuda", "cpu"] if a.device == "cuda" else ["cpu"]
-        runner = make_runner(path, "onnxruntime", providers=providers, intra_op_threads=a.threads).activate()
+        runner = OnnxrtRunner(SessionFromOnnx(path, providers=providers, intra_op_threads=a.threads)).activate()
         print(f"# ORT providers: {runner.providers}")
 
     model = model.to(device)

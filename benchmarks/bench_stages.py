@@ -92,15 +92,16 @@ def load_clip(args) -> tuple[np.ndarray, dict]:
 
 def make_config(args, overrides: dict):
     from motionseg_trt.config import RunConfig
+    from motionseg_trt.stages import default_stage
 
-    official = args.models == "official"
     extra = {"random_weights": args.random_weights}
     extra.update(args.extra)
+    # the model set's stages, as `motionseg-trt run --models` picks them
     base = RunConfig(models=args.models, backend=args.backend, fp16=args.fp16, device=args.device,
                      window=args.window, stride=args.stride, engine_cache=args.engine_cache,
-                     weights_dir=args.weights_dir, tracker="bootstapir" if official else "flow",
-                     motion_model="official" if official else args.motion_model,
-                     densifier="sam2" if official else "embedded", threads=args.threads, extra=extra)
+                     weights_dir=args.weights_dir, tracker=default_stage("tracker", args.models),
+                     motion_model=args.motion_model or default_stage("labeller", args.models),
+                     densifier=default_stage("densifier", args.models), threads=args.threads, extra=extra)
     fields = {f.name for f in dataclasses.fields(base)}
     extra = dict(base.extra)
     direct = {}
@@ -260,12 +261,16 @@ def parse_overrides(text: str) -> dict:
 
 
 def main(argv=None) -> int:
+    from motionseg_trt.runtime.backends import backend_names
+    from motionseg_trt.stages import model_sets, names
+
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--models", choices=("official", "embedded"), default="official")
-    p.add_argument("--backend", choices=("torch", "onnxruntime", "trt"), default="onnxruntime")
+    p.add_argument("--models", choices=model_sets(), default="official")
+    p.add_argument("--backend", choices=backend_names(), default="onnxruntime")
     p.add_argument("--fp16", action="store_true")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    p.add_argument("--motion-model", default="geometric", help="embedded set only")
+    p.add_argument("--motion-model", choices=names("labeller"), default=None,
+                   help="default: the model set's (geometric for embedded, official for official)")
     p.add_argument("--input", metavar="CLIP", help="a video or frame folder (default: a generated clip)")
     p.add_argument("--max-side", type=int, default=960, help="--input's working resolution, as `run --max-side`")
     p.add_argument("--height", type=int, help="generated clip's height (default 480)")

@@ -51,8 +51,10 @@ def main(argv=None) -> int:
 
     import torch
 
-    from motionseg_trt.tracks.bootstapir.engine import OnnxTapirEngine, TorchTapirEngine
+    from motionseg_trt.config import RunConfig
+    from motionseg_trt.tracks.bootstapir.engine import TapirEngine
     from motionseg_trt.tracks.bootstapir.modeling import build_bootstapir
+    from motionseg_trt.tracks.bootstapir.predictor import tracker_network
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -65,21 +67,27 @@ def main(argv=None) -> int:
     cuda = args.device == "cuda"
     sync = torch.cuda.synchronize if cuda else (lambda: None)
 
+    tmp = None
+    onnx_dir = args.onnx_dir or (tmp := tempfile.mkdtemp(prefix="bench_tracker_"))
+
+    def engine(backend, fp16=False):
+        """The tracker's two graphs on ``backend``, through the runtime layer as a run uses them."""
+        extra = {"tracker_query_chunk": args.queries, "tracker_frame_chunk": args.frames}
+        if args.providers:
+            extra["ort_providers"] = args.providers
+        config = RunConfig(backend=backend, device=args.device, fp16=fp16, threads=args.threads,
+                           engine_cache=onnx_dir, extra=extra)
+        network = tracker_network(config, lambda: model, "bench-random0")
+        return TapirEngine.on_backend(config, network, args.queries, args.frames, log=lambda m: None)
+
     engines = []
     if "torch" in args.backends:
-        engines.append(("torch fp32", TorchTapirEngine(model, args.queries, args.frames, device=args.device)))
+        engines.append(("torch fp32", engine("torch")))
         if args.fp16 and cuda:
-            import copy
-
-            engines.append(("torch fp16", TorchTapirEngine(copy.deepcopy(model), args.queries, args.frames,
-                                                           device="cuda", fp16=True)))
-    tmp = None
+            engines.append(("torch fp16 (autocast)", engine("torch", fp16=True)))
     if "onnxruntime" in args.backends:
-        onnx_dir = args.onnx_dir or (tmp := tempfile.mkdtemp(prefix="bench_tracker_"))
         t0 = time.perf_counter()
-        ort_engine = OnnxTapirEngine.from_model(model, onnx_dir, args.queries, frame_chunk=args.frames,
-                                                providers=args.providers or ["cpu"],
-                                                intra_op_threads=args.threads)
+        ort_engine = engine("onnxruntime")
         print(f"export + session load: {time.perf_counter() - t0:.1f} s ({onnx_dir})", file=sys.stderr)
         engines.append((f"onnxruntime ({','.join(args.providers or ['cpu'])})", ort_engine))
 

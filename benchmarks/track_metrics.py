@@ -4,7 +4,7 @@ r"""Track-level accuracy of the motion labellers on generated validation clips (
     python benchmarks/track_metrics.py --real ../shared/data/davis16-dev [--seqs bear,boat] [--max-frames 64] \
         [--windows-cache windows.npz]
 
-Validation clips are seeds 1000000.. of ``motionseg_trt.synth`` (never used for training), tracked by
+Validation clips are seeds 1000000.. of ``motionseg_training.synth`` (never used for training), tracked by
 the embedded tracker exactly as for training (windows of 32 frames, stride 16, at most 1024 tracks kept
 per window), labelled from GT masks at each track's query frame. Per labeller: AUC of its score for
 moving-vs-static, and precision / recall of the tracks it selects as moving (its own selection rule).
@@ -98,13 +98,13 @@ def main(argv=None) -> int:
     from motionseg_trt.contracts import FrameWindow
     from motionseg_trt.motion.geometric import GeometricLabeller
     from motionseg_trt.motion.learned import LearnedLabeller
-    from motionseg_trt.train.data import DataConfig, build_dataset
-    from motionseg_trt.train.trainer import VAL_SEED_BASE, TrainConfig, _cache_dir, track_metrics
+    from motionseg_training.data import DataConfig, build_dataset
+    from motionseg_training.trainer import VAL_SEED_BASE, TrainConfig, _cache_dir, track_metrics
 
     torch.set_num_threads(1)
     data_cfg = DataConfig()
     if args.real:
-        from motionseg_trt.train.data import _write_shard, read_shard
+        from motionseg_training.data import _write_shard, read_shard
 
         cached = Path(args.windows_cache) if args.windows_cache else None
         if cached is not None and cached.is_file():
@@ -172,7 +172,7 @@ def real_windows(root: Path, seqs: str, max_frames: int, data_cfg) -> list:
     from motionseg_trt.io.decode import open_frames
     from motionseg_trt.io.windows import VideoSource
     from motionseg_trt.tracks.flow_tracker import FlowTracker
-    from motionseg_trt.train.data import WindowSample
+    from motionseg_training.data import WindowSample
 
     cv2.setNumThreads(1)
     names = [n for n in seqs.split(",") if n] or sorted(d.name for d in root.iterdir() if (d / "clip.mp4").exists())

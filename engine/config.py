@@ -8,6 +8,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Optional
 
+from .runtime.backends import DEFAULT_BACKEND
+
 
 class StageOptions(dict):
     """``RunConfig.extra``: a dict that remembers which keys the stages asked for, so that a run can
@@ -50,7 +52,9 @@ class RunConfig:
     vid_stride: Optional[int] = None  # process every Nth input frame (1: every frame)
     # model set and stages
     models: str = "embedded"  # embedded | official
+    # the stage of each kind (names from the stage registry, motionseg_trt.stages)
     tracker: str = "flow"  # flow (embedded, OpenCV DIS) | bootstapir (official)
+    features: Optional[str] = None  # None: what the labeller / densifier needs, else the model set's default
     motion_model: str = "geometric"  # geometric (default) | learned (our weights) | official (moseg.pth)
     densifier: str = "embedded"  # embedded (edge-aware fill) | sam2
     classifier_checkpoint: Optional[str] = None  # official moseg.pth (key model_state_dict)
@@ -58,7 +62,7 @@ class RunConfig:
     sam2_config: str = "sam2.1_hiera_t"
     weights_dir: Optional[str] = None  # where `download` put the official weights
     # runtime
-    backend: str = "onnxruntime"  # onnxruntime | trt | torch
+    backend: str = DEFAULT_BACKEND  # a row of motionseg_trt.runtime.backends: onnxruntime | trt | torch
     fp16: bool = False
     device: str = "cpu"  # cpu | cuda
     engine_cache: Optional[str] = None  # folder of exported ONNX / built engines (default: user cache)
@@ -67,7 +71,7 @@ class RunConfig:
     write_overlay: bool = True
     overlay_size: Optional[str] = None  # "WxH" or the longest side "N"; None: the input's size
     progress: bool = True
-    extra: dict = field(default_factory=StageOptions)
+    extra: dict = field(default_factory=StageOptions)  # --option KEY=VALUE, declared in motionseg_trt.options
 
     def __post_init__(self):
         if not isinstance(self.extra, StageOptions):  # the same object when it is one: reads stay counted
@@ -75,40 +79,3 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
-
-
-def stage_option(config: RunConfig, defaults: dict, name: str, limits: Optional[dict] = None):
-    """``config.extra[name]`` (a ``--option``) as the type of its default, else the default.
-
-    ``limits`` (a stage module's ``LIMITS``) may give the option ``choices``, an inclusive ``minimum``
-    / ``maximum``, or ``positive`` (above 0). A value that does not convert (``geo_threshold=abc``,
-    ``learned_chunk=2.5``) or breaks its limits is an ``OptionError``: one line on the command line,
-    not a traceback from deep inside a stage."""
-    from .errors import OptionError
-
-    rule = (limits or {}).get(name, {})
-    choices, minimum, maximum = rule.get("choices"), rule.get("minimum"), rule.get("maximum")
-    positive = bool(rule.get("positive"))
-
-    default = defaults[name]
-    value = config.extra.get(name, default)
-    kind = type(default)
-    try:
-        if kind is bool and isinstance(value, str):
-            if value.lower() not in ("true", "false", "1", "0"):
-                raise ValueError(value)
-            out = value.lower() in ("true", "1")
-        elif kind is int and isinstance(value, float) and not value.is_integer():
-            raise ValueError(value)
-        else:
-            out = kind(value)
-    except (TypeError, ValueError):
-        raise OptionError(f"--option {name}={value}: expected {kind.__name__} (default {default!r})") from None
-    if choices is not None and out not in choices:
-        raise OptionError(f"--option {name}={value}: choose one of {', '.join(map(str, choices))} "
-                          f"(default {default!r})")
-    if (minimum is not None and out < minimum) or (maximum is not None and out > maximum) or (positive and out <= 0):
-        bounds = [f"at least {minimum}"] * (minimum is not None) + [f"at most {maximum}"] * (maximum is not None)
-        bounds += ["above 0"] * positive
-        raise OptionError(f"--option {name}={value}: must be {' and '.join(bounds)} (default {default!r})")
-    return out

@@ -15,13 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from .cache import cache_root
 from .errors import ModelFileError
-
-ENV_CACHE = "MOTIONSEG_CACHE"
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get(ENV_CACHE) or Path.home() / ".cache" / "motionseg-trt")
 
 
 def weights_dir(override: Optional[str] = None) -> Path:

@@ -31,10 +31,10 @@ from .io.background import BackgroundWriter
 from .io.timeline import Timeline
 from .io.writers import OutputWriter
 from .masks.objects import ObjectFilter
+from .options import ENGINE_OPTIONS, check_options, read_option
 from .stages import Stages, build_stages
 
 # "write" is the writer thread's busy time; "write_wait" the time the stages waited for it
-PREFETCH_FRAMES = 8  # frames decoded ahead on a worker thread (config.extra["prefetch_frames"])
 STAGE_NAMES = ("decode", "tracks", "features", "motion", "masks", "write", "write_wait")
 
 
@@ -130,6 +130,8 @@ def run_pipeline(config: RunConfig, stages: Optional[Stages] = None) -> dict:
     ``stages`` replaces :func:`build_stages` (for embedding the engine with custom stages).
     """
     t_start = time.perf_counter()
+    # a misspelt or impossible --option fails before anything is opened or written
+    check_options(config, [(type(s).__name__, getattr(s, "OPTIONS", ())) for s in stages or ()])
     if not config.offline:
         validate_window(config.window, config.stride)
     check_output_dir(config.out, config.overwrite)
@@ -148,12 +150,11 @@ def run_pipeline(config: RunConfig, stages: Optional[Stages] = None) -> dict:
         build_seconds = time.perf_counter() - t_build
         info = reader.info
         prepare_output_dir(config.out, config.overwrite)
-        writer = OutputWriter(config.out, info, write_overlay=config.write_overlay, threads=config.threads,
-                              overlay_size=config.overlay_size)
-        # config.extra["background_writer"] = False writes on the main thread (for A/B timing)
-        writer = BackgroundWriter(writer, max_pending=2 if config.extra.get("background_writer", True) else 0)
+        writer = OutputWriter(config.out, info, config)
+        # background_writer=false writes on the main thread (A/B timing of the worker threads)
+        writer = BackgroundWriter(writer, max_pending=2 if read_option(config, ENGINE_OPTIONS, "background_writer") else 0)
         source = VideoSource(timeline, config.window, config.stride, config.offline,
-                             prefetch=int(config.extra.get("prefetch_frames", PREFETCH_FRAMES)))
+                             prefetch=read_option(config, ENGINE_OPTIONS, "prefetch_frames"))
         progress = _progress(config, info.num_frames)
         windows = iter(source)
         num_windows, scene, progressed = 0, 0, 0
@@ -208,7 +209,7 @@ def run_pipeline(config: RunConfig, stages: Optional[Stages] = None) -> dict:
                 "versions": package_versions(),
                 "machine": {"platform": platform.platform(), "processor": platform.machine()},
             }
-            paths = writer.finish(run_info, total_frames=frames, object_scores=objects.object_scores())
+            paths = writer.finish(run_info, total_frames=frames)
             summary["outputs"] = paths
         except BaseException:
             source.close()
@@ -242,6 +243,6 @@ def run_warnings(config: RunConfig, status) -> list[str]:
     unread = config.extra.unread() if isinstance(config.extra, StageOptions) else []
     if unread:
         given = ", ".join(f"{k}={dict.get(config.extra, k)!r}" for k in unread)
-        warnings.append(f"no stage of this run read {given} (a misspelt --option, or one for another stage; "
-                        f"they are listed in docs/readme/*.md)")
+        warnings.append(f"no stage of this run read {given} (a setting of a stage this run does not use; "
+                        f"`motionseg-trt run --list-options` says whose each is)")
     return warnings

@@ -1,22 +1,139 @@
-"""Which stage implementations a run uses: ``build_stages(config) -> Stages``.
+"""The stage registry: every stage a run can use, one row each, and ``build_stages(config)``.
 
-Imports happen here, lazily, so that the CLI stays light and a model set that is not installed fails
-with a clear one-line error instead of an ImportError at start-up.
+A row names the stage as the command line does (``--tracker flow``, ``--motion-model learned`` ...),
+says where its class lives, which model sets it belongs to (``build --models SET`` compiles the
+networks of the set's stages; the set's default for each kind is what ``run --models SET`` uses) and
+which features stage's output it reads. From the table come the command line's choices, the stages
+of a run, the networks ``build`` compiles and the options ``run --list-options`` prints.
+
+A stage class is constructed with the run's :class:`~motionseg_trt.config.RunConfig` and may declare
+
+* ``OPTIONS``: its settings (:class:`~motionseg_trt.options.Option`), read with
+  :func:`~motionseg_trt.options.read_options`;
+* ``network_specs(config, frame_hw)`` (a classmethod): the networks it runs, as
+  :class:`~motionseg_trt.runtime.network.NetworkSpec` objects, the same for ``run`` and ``build``.
+
+A new labeller is one module and one row. Classes are imported only when a run uses them (or when
+the options are listed), so a stage whose package is missing fails with one line, not at start-up.
 """
 from __future__ import annotations
 
 import importlib
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import NamedTuple, Optional
 
 from .config import RunConfig
-from .contracts import (Densifier, FeatureExtractor, FrameWindow, MotionLabeller, Tracker, Tracks,
-                        WindowFeatures)
-from .errors import ModelFileError, UnavailableError
+from .contracts import Densifier, FeatureExtractor, MotionLabeller, Tracker
+from .errors import ModelFileError, OptionError, UnavailableError
 
-MODEL_SETS = ("embedded", "official")
-MOTION_MODELS = ("learned", "geometric", "official")
-DENSIFIERS = ("embedded", "sam2")
-LEARNED_MODULE = "motionseg_trt.motion.learned"
+KINDS = ("tracker", "features", "labeller", "densifier")  # in the order data flows through them
+
+
+@dataclass(frozen=True)
+class Stage:
+    kind: str  # one of KINDS
+    name: str  # the command line's choice
+    target: str  # "module:Class"
+    sets: tuple[str, ...]  # the model sets it belongs to
+    default_in: tuple[str, ...] = ()  # the sets whose default it is (for its kind)
+    needs: Optional[str] = None  # the features stage whose output it reads
+    only_in_sets: bool = False  # refuses to run in another set (else any set may use it when asked for)
+    help: str = ""
+
+    def load(self) -> type:
+        module, _, attr = self.target.partition(":")
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
+                raise UnavailableError(f"{self.kind} {self.name!r} is not part of this installation "
+                                       f"({module} is missing)") from None
+            raise UnavailableError(f"{self.kind} {self.name!r} needs the Python package '{exc.name}', "
+                                   f"which is not installed") from None
+        return getattr(mod, attr)
+
+    def options(self) -> tuple:
+        return tuple(getattr(self.load(), "OPTIONS", ()))
+
+
+STAGES: list[Stage] = [
+    Stage("tracker", "flow", "motionseg_trt.tracks.flow_tracker:FlowTracker", ("embedded", "official"),
+          default_in=("embedded",), help="OpenCV DIS optical flow chained into long-range tracks"),
+    Stage("tracker", "bootstapir", "motionseg_trt.tracks.bootstapir.predictor:BootsTapirTracker", ("official",),
+          default_in=("official",), only_in_sets=True, help="BootsTAPIR, the official neural tracker"),
+    Stage("features", "none", "motionseg_trt.features.none:NoFeatures", ("embedded",),
+          default_in=("embedded",), help="no depth, no DINO"),
+    Stage("features", "official", "motionseg_trt.features.extractor:OfficialFeatureExtractor", ("official",),
+          default_in=("official",), help="Depth-Anything-V2 disparity and DINOv2 key features"),
+    Stage("labeller", "geometric", "motionseg_trt.motion.geometric:GeometricLabeller", ("embedded",),
+          default_in=("embedded",), help="camera-model residuals (RANSAC homographies); the default: the best on real video so far"),
+    Stage("labeller", "learned", "motionseg_trt.motion.learned:LearnedLabeller", ("embedded",),
+          help="the paper's classifier with our weights, trained on generated clips"),
+    Stage("labeller", "official", "motionseg_trt.motion.classifier.labeller:OfficialClassifierLabeller",
+          ("official",), default_in=("official",), needs="official",
+          help="the paper's classifier with the official moseg.pth"),
+    Stage("densifier", "embedded", "motionseg_trt.masks.edge_fill:EdgeFillDensifier", ("embedded", "official"),
+          default_in=("embedded",), help="edge-aware fill of the moving tracks"),
+    Stage("densifier", "sam2", "motionseg_trt.masks.sam2.densifier:Sam2Densifier", ("official",),
+          default_in=("official",), help="SAM2 iterative prompting"),
+]
+
+
+def stages_of(kind: str) -> list[Stage]:
+    return [s for s in STAGES if s.kind == kind]
+
+
+def names(kind: str) -> list[str]:
+    return [s.name for s in stages_of(kind)]
+
+
+def model_sets() -> list[str]:
+    return sorted({m for s in STAGES for m in s.sets})
+
+
+def stage(kind: str, name: str) -> Stage:
+    for s in stages_of(kind):
+        if s.name == name:
+            return s
+    raise OptionError(f"unknown {kind} {name!r}; choose one of {', '.join(names(kind))}")
+
+
+def default_stage(kind: str, models: str) -> str:
+    """The stage of ``kind`` that ``run --models models`` uses when none is asked for."""
+    for s in stages_of(kind):
+        if models in s.default_in:
+            return s.name
+    raise OptionError(f"unknown model set {models!r}; choose one of {', '.join(model_sets())}")
+
+
+def default_motion_model() -> str:
+    """The motion labeller used when ``--motion-model`` is not given (works with no download)."""
+    return default_stage("labeller", "embedded")
+
+
+def chosen(config: RunConfig) -> dict[str, Stage]:
+    """The stage of each kind a run of ``config`` uses, from its fields, the model set's defaults and
+    what the labeller and densifier need from the features stage."""
+    picks = {"tracker": stage("tracker", config.tracker), "labeller": stage("labeller", config.motion_model),
+             "densifier": stage("densifier", config.densifier)}
+    needed = {s.needs for s in picks.values() if s.needs}
+    if len(needed) > 1:
+        raise OptionError(f"the labeller and the densifier need different features ({', '.join(sorted(needed))}); "
+                          f"a run has one features stage")
+    if config.features is not None:
+        features = config.features
+        if needed and features not in needed:
+            raise OptionError(f"--features {features}: the {'labeller' if picks['labeller'].needs else 'densifier'} "
+                              f"needs --features {needed.pop()}")
+    else:
+        features = needed.pop() if needed else default_stage("features", config.models)
+    picks["features"] = stage("features", features)
+    for s in picks.values():
+        if s.only_in_sets and config.models not in s.sets:
+            raise UnavailableError(f"{s.kind} {s.name!r} belongs to the {' / '.join(s.sets)} model set "
+                                   f"(--models {s.sets[0]}); the {config.models} set uses "
+                                   f"'{default_stage(s.kind, config.models)}'")
+    return {kind: picks[kind] for kind in KINDS}
 
 
 class Stages(NamedTuple):
@@ -26,36 +143,6 @@ class Stages(NamedTuple):
     densifier: Densifier
 
 
-class NoFeatures:
-    """The embedded model set uses neither depth nor DINO: every window has empty features."""
-
-    def __init__(self, config: RunConfig | None = None):
-        pass
-
-    def extract(self, window: FrameWindow, tracks: Tracks) -> WindowFeatures:
-        return WindowFeatures()
-
-
-# The default is the labeller that measures best on real video (benchmarks/davis_eval.py on
-# davis16-dev): the geometric baseline, until a learned version beats it (see docs/readme/learned.md).
-DEFAULT_MOTION_MODEL = "geometric"
-
-
-def default_motion_model() -> str:
-    """The motion labeller used when ``--motion-model`` is not given (works with no download)."""
-    return DEFAULT_MOTION_MODEL
-
-
-def _import(module: str, attr: str, what: str, missing_error=UnavailableError):
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
-            raise missing_error(f"{what} is not part of this installation ({module} is missing)") from None
-        raise UnavailableError(f"{what} needs the Python package '{exc.name}', which is not installed") from None
-    return getattr(mod, attr)
-
-
 def _construct(cls, config: RunConfig):
     try:
         return cls(config)
@@ -63,45 +150,37 @@ def _construct(cls, config: RunConfig):
         raise ModelFileError(f"{cls.__name__}: model file not found: {exc.filename or exc}") from None
 
 
+def has_networks(cls) -> bool:
+    return callable(getattr(cls, "network_specs", None))
+
+
 def build_stages(config: RunConfig) -> Stages:
-    from .runtime.device import check_device
+    """The stages of a run, constructed in the order that fails fastest: the producers of data first,
+    then the densifier, then the labeller (the learned labeller's first run exports its graph: a bad
+    densifier setting should not wait for that)."""
+    from .options import check_options
+    from .runtime.backends import get_backend
 
-    check_device(config)
-    if config.models == "official":
-        build = _import("motionseg_trt.official", "build_stages", "the official model set")
-        try:
-            tracker, features, labeller, densifier = build(config)
-        except FileNotFoundError as exc:
-            raise ModelFileError(f"official model set: file not found: {exc.filename or exc}") from None
-        return Stages(tracker, features, labeller, densifier)
-    if config.models != "embedded":
-        raise ValueError(f"unknown model set {config.models!r}; choose one of {MODEL_SETS}")
+    check_options(config)
+    picks = chosen(config)
+    classes = {kind: s.load() for kind, s in picks.items()}
+    backend = get_backend(config.backend)
+    backend.check_device(config)
+    if any(has_networks(cls) for cls in classes.values()):
+        backend.check_installed()  # before any output or export, not at the first window
+    built = {kind: _construct(classes[kind], config) for kind in ("tracker", "features", "densifier", "labeller")}
+    return Stages(**built)
 
-    if config.tracker != "flow":
-        raise UnavailableError(f"tracker {config.tracker!r} belongs to the official model set "
-                               f"(--models official); the embedded set uses 'flow'")
-    tracker = _construct(_import("motionseg_trt.tracks.flow_tracker", "FlowTracker", "the flow tracker"), config)
-    features = NoFeatures(config)
 
-    # The densifier before the labeller: the learned labeller's first run exports its graph (seconds),
-    # and a bad densifier --option should fail before that, not after.
-    if config.densifier == "embedded":
-        densifier_cls = _import("motionseg_trt.masks.edge_fill", "EdgeFillDensifier", "the edge-fill densifier")
-    elif config.densifier == "sam2":
-        densifier_cls = _import("motionseg_trt.masks.sam2.densifier", "Sam2Densifier", "the SAM2 densifier")
-    else:
-        raise ValueError(f"unknown densifier {config.densifier!r}; choose one of {DENSIFIERS}")
-    densifier = _construct(densifier_cls, config)
-
-    if config.motion_model == "geometric":
-        labeller_cls = _import("motionseg_trt.motion.geometric", "GeometricLabeller", "the geometric labeller")
-    elif config.motion_model == "learned":
-        labeller_cls = _import(LEARNED_MODULE, "LearnedLabeller", "the learned motion model",
-                               missing_error=ModelFileError)
-    elif config.motion_model == "official":
-        labeller_cls = _import("motionseg_trt.motion.classifier.labeller", "OfficialClassifierLabeller",
-                               "the official motion classifier")
-    else:
-        raise ValueError(f"unknown motion model {config.motion_model!r}; choose one of {MOTION_MODELS}")
-    labeller = _construct(labeller_cls, config)
-    return Stages(tracker, features, labeller, densifier)
+def network_specs_of_set(config: RunConfig, picks: dict, frame_hw: tuple[int, int]) -> list:
+    """The networks ``build`` compiles: for each kind, those of the stage ``picks`` names, else those
+    of every stage of ``config.models``, in pipeline order (each stage's own ``network_specs``, as a
+    run asks for them)."""
+    specs = []
+    for kind in KINDS:
+        rows = [stage(kind, picks[kind])] if picks.get(kind) else [s for s in stages_of(kind) if config.models in s.sets]
+        for row in rows:
+            cls = row.load()
+            if has_networks(cls):
+                specs += cls.network_specs(config, frame_hw)
+    return specs

@@ -57,7 +57,8 @@ def image_encoder_module(model):
             self.sam = sam
 
         def forward(self, image):
-            out = self.sam.forward_image(image)
+            # the class's method: the predictor's own may be routed to this graph's runner
+            out = type(self.sam).forward_image(self.sam, image)
             fpn, pos = out["backbone_fpn"], out["vision_pos_enc"]
             return tuple(fpn) + tuple(pos)
 
@@ -292,22 +293,6 @@ def trt_profiles(model, part: str) -> Optional[dict]:
         return {"mem_spatial": sp, "mem_spatial_pos": sp, "mem_spatial_valid": tuple(s[:2] for s in sp),
                 "mem_ptr": pt, "mem_ptr_pos": pt, "mem_ptr_valid": tuple(s[:2] for s in pt)}
     return None  # static shapes
-
-
-def build_targets(config, height: int, width: int, fp16: bool) -> list:
-    """For ``motionseg-trt build``: export (or find) the four graphs of ``config``'s SAM2 and return
-    ``[(onnx_path, tensorrt_profiles, engine_name)]``, the graphs, profiles and engine names the
-    run's :class:`~motionseg_trt.masks.sam2.parts.Sam2PartRunners` asks TensorRT for. SAM2 works at
-    its own square size (``sam2_image_size``, default 1024) whatever the video size, so ``height`` /
-    ``width`` do not change the graphs."""
-    from motionseg_trt.masks.sam2.loader import build_sam2_video_model, resolve_checkpoint
-    from motionseg_trt.masks.sam2.parts import engine_name, export_parts_cached
-
-    checkpoint = resolve_checkpoint(config)
-    model = build_sam2_video_model(config.sam2_config, checkpoint,
-                                   image_size=(config.extra or {}).get("sam2_image_size"))
-    paths = export_parts_cached(model, config, checkpoint, fp16=fp16)
-    return [(paths[p], trt_profiles(model, p), engine_name(p)) for p in PART_NAMES]
 
 
 def main(argv: Optional[list] = None) -> int:

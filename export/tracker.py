@@ -12,19 +12,18 @@ No 5-D ``grid_sample`` is in either graph (the samplers are gathers, see
 networks in half precision with float32 query points and float32 outputs; the features travel between
 the graphs in float16.
 
-Stable interface (used by ``motionseg-trt build``)::
+Stable interface (the tracker stage's network description, ``tracks.bootstapir.predictor.tracker_network``,
+exports each graph with it; ``export_tracker`` writes both into a folder)::
 
-    export_tracker(model, out_dir, *, query_chunk=256, fp16=False, opset=18, exporter="torchscript")
-        -> TrackerOnnx(features=Path, track=Path, query_chunk=int, fp16=bool, image_size=int)
-    read_tracker_onnx(out_dir, query_chunk=256, fp16=False) -> TrackerOnnx | None
+    export_tracker_graph(model, part, path, *, query_chunk=256, fp16=False, opset=18, exporter="torchscript")
+    export_tracker(model, out_dir, *, query_chunk=256, fp16=False, ...) -> TrackerOnnx(features=Path, track=Path, ...)
+    tracker_graphs(model, fp16=False) -> (features module, track module)
 """
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 FEATURES_INPUTS = ["frames"]
 FEATURES_OUTPUTS = ["hires", "lowres"]
@@ -39,32 +38,11 @@ class TrackerOnnx:
     query_chunk: int
     fp16: bool
     image_size: int = 256
-    weights_fingerprint: str = ""
-
-    def to_json(self) -> dict:
-        d = asdict(self)
-        d["features"] = self.features.name
-        d["track"] = self.track.name
-        return d
 
 
-def _meta_path(out_dir: Path, query_chunk: int, fp16: bool) -> Path:
-    return out_dir / f"bootstapir_q{query_chunk}{'_fp16' if fp16 else ''}.json"
-
-
-def weights_fingerprint(model) -> str:
-    """sha256 of the weights (key, shape, bytes): a cached export is reused only for the same weights."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for k, v in sorted(model.state_dict().items()):
-        h.update(k.encode())
-        h.update(str(tuple(v.shape)).encode())
-        h.update(v.detach().float().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
-
-
-def _graphs(model, fp16: bool):
+def tracker_graphs(model, fp16: bool = False):
+    """``(features, track)``: the two graphs as modules around ``model`` (what is exported, and what
+    the PyTorch backend runs)."""
     import torch
 
     class FeaturesGraph(torch.nn.Module):
@@ -88,72 +66,78 @@ def _graphs(model, fp16: bool):
     return FeaturesGraph(model), TrackGraph(model)
 
 
-def export_tracker(model, out_dir: str | os.PathLike, *, query_chunk: int = 256, fp16: bool = False,
-                   opset: int = 18, exporter: str = "torchscript", image_size: int = 256,
-                   example_frames: int = 2, parts: tuple = ("features", "track")) -> TrackerOnnx:
-    """Export ``model`` (a :class:`~motionseg_trt.tracks.bootstapir.modeling.TAPIR`) into ``out_dir``.
+def export_tracker_graph(model, part: str, path: str | os.PathLike, *, query_chunk: int = 256, fp16: bool = False,
+                         opset: int = 18, exporter: str = "torchscript", image_size: int = 256,
+                         example_frames: int = 2) -> str:
+    """Export one graph (``part``: ``features`` or ``track``) of ``model`` (a
+    :class:`~motionseg_trt.tracks.bootstapir.modeling.TAPIR`) to ``path``.
 
     ``exporter``: ``"torchscript"`` (``torch.onnx.export(dynamo=False)``, ~10x faster to export) or
-    ``"dynamo"`` (``torch.export`` based). Both give graphs with a dynamic frame axis. ``parts`` picks
-    the graphs to write (the metadata file that :func:`read_tracker_onnx` finds is written only when
-    both are).
+    ``"dynamo"`` (``torch.export`` based). Both give graphs with a dynamic frame axis.
     """
     import copy
 
     import torch
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if part not in ("features", "track"):
+        raise ValueError(f"BootsTAPIR has the graphs 'features' and 'track', not {part!r}")
+    if exporter not in ("torchscript", "dynamo"):
+        raise ValueError(f"exporter must be 'torchscript' or 'dynamo', got {exporter!r}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     net = copy.deepcopy(model).eval().float()
-    fingerprint = weights_fingerprint(net)
     if fp16:
         net = net.half()
     dtype = torch.float16 if fp16 else torch.float32
-    feat_graph, track_graph = _graphs(net, fp16)
-    suffix = "_fp16" if fp16 else ""
-    feat_path = out_dir / f"bootstapir_features{suffix}.onnx"
-    track_path = out_dir / f"bootstapir_track_q{query_chunk}{suffix}.onnx"
+    feat_graph, track_graph = tracker_graphs(net, fp16)
 
     s4, s8 = image_size // 4, image_size // 8
-    frames = torch.zeros(example_frames, image_size, image_size, 3)
-    # tracing needs only the shapes of the features: unit vectors stand in for a features run
-    gen = torch.Generator().manual_seed(0)
-    hires = torch.nn.functional.normalize(torch.randn(example_frames, s4, s4, 128, generator=gen), dim=-1)
-    lowres = torch.nn.functional.normalize(torch.randn(example_frames, s8, s8, 256, generator=gen), dim=-1)
-    hires, lowres = hires.to(dtype), lowres.to(dtype)
-    queries = torch.zeros(query_chunk, 3)
-    queries[:, 1:] = image_size / 2
-
     with torch.no_grad():
-        if exporter == "torchscript":
-            if "features" in parts:
-                _export_ts(feat_graph, (frames,), feat_path, FEATURES_INPUTS, FEATURES_OUTPUTS,
+        if part == "features":
+            frames = torch.zeros(example_frames, image_size, image_size, 3)
+            if exporter == "torchscript":
+                _export_ts(feat_graph, (frames,), path, FEATURES_INPUTS, FEATURES_OUTPUTS,
                            {"frames": {0: "F"}, "hires": {0: "F"}, "lowres": {0: "F"}}, opset)
-            if "track" in parts:
-                _export_ts(track_graph, (hires, lowres, queries), track_path, TRACK_INPUTS, TRACK_OUTPUTS,
-                           {"hires": {0: "T"}, "lowres": {0: "T"}, "tracks": {1: "T"}, "occlusion": {1: "T"},
-                            "expected_dist": {1: "T"}}, opset)
-        elif exporter == "dynamo":
-            f_dim = torch.export.Dim("F", min=1, max=100000)
-            t_dim = torch.export.Dim("T", min=2, max=100000)
-            if "features" in parts:
-                torch.onnx.export(feat_graph, (frames,), str(feat_path), input_names=FEATURES_INPUTS,
+            else:
+                f_dim = torch.export.Dim("F", min=1, max=100000)
+                torch.onnx.export(feat_graph, (frames,), str(path), input_names=FEATURES_INPUTS,
                                   output_names=FEATURES_OUTPUTS, dynamic_shapes={"frames": {0: f_dim}},
                                   dynamo=True, opset_version=opset, verbose=False)
-            if "track" in parts:
-                torch.onnx.export(track_graph, (hires, lowres, queries), str(track_path), input_names=TRACK_INPUTS,
+        else:
+            # tracing needs only the shapes of the features: unit vectors stand in for a features run
+            gen = torch.Generator().manual_seed(0)
+            hires = torch.nn.functional.normalize(torch.randn(example_frames, s4, s4, 128, generator=gen), dim=-1)
+            lowres = torch.nn.functional.normalize(torch.randn(example_frames, s8, s8, 256, generator=gen), dim=-1)
+            hires, lowres = hires.to(dtype), lowres.to(dtype)
+            queries = torch.zeros(query_chunk, 3)
+            queries[:, 1:] = image_size / 2
+            if exporter == "torchscript":
+                _export_ts(track_graph, (hires, lowres, queries), path, TRACK_INPUTS, TRACK_OUTPUTS,
+                           {"hires": {0: "T"}, "lowres": {0: "T"}, "tracks": {1: "T"}, "occlusion": {1: "T"},
+                            "expected_dist": {1: "T"}}, opset)
+            else:
+                t_dim = torch.export.Dim("T", min=2, max=100000)
+                torch.onnx.export(track_graph, (hires, lowres, queries), str(path), input_names=TRACK_INPUTS,
                                   output_names=TRACK_OUTPUTS,
                                   dynamic_shapes={"hires": {0: t_dim}, "lowres": {0: t_dim}, "query_points": None},
                                   dynamo=True, opset_version=opset, verbose=False)
-        else:
-            raise ValueError(f"exporter must be 'torchscript' or 'dynamo', got {exporter!r}")
-    for p in (feat_path, track_path):
-        if p.exists():
-            check_graph_ops(p)
-    info = TrackerOnnx(feat_path, track_path, query_chunk, fp16, image_size, fingerprint)
-    if "features" in parts and "track" in parts:
-        _meta_path(out_dir, query_chunk, fp16).write_text(json.dumps(info.to_json(), indent=1))
-    return info
+    check_graph_ops(path)
+    return str(path)
+
+
+def export_tracker(model, out_dir: str | os.PathLike, *, query_chunk: int = 256, fp16: bool = False,
+                   opset: int = 18, exporter: str = "torchscript", image_size: int = 256,
+                   example_frames: int = 2) -> TrackerOnnx:
+    """Both graphs of ``model`` into ``out_dir`` (``bootstapir_features[_fp16].onnx``,
+    ``bootstapir_track_q{Q}[_fp16].onnx``)."""
+    out_dir = Path(out_dir)
+    suffix = "_fp16" if fp16 else ""
+    paths = {"features": out_dir / f"bootstapir_features{suffix}.onnx",
+             "track": out_dir / f"bootstapir_track_q{query_chunk}{suffix}.onnx"}
+    for part, path in paths.items():
+        export_tracker_graph(model, part, path, query_chunk=query_chunk, fp16=fp16, opset=opset, exporter=exporter,
+                             image_size=image_size, example_frames=example_frames)
+    return TrackerOnnx(paths["features"], paths["track"], query_chunk, fp16, image_size)
 
 
 def _export_ts(module, args, path: Path, inputs, outputs, dynamic_axes, opset: int) -> None:
@@ -184,23 +168,3 @@ def check_graph_ops(path: str | os.PathLike) -> None:
         if node.op_type == "GridSample" and ranks.get(node.input[0]) != 4:
             raise RuntimeError(f"{path}: GridSample on a rank-{ranks.get(node.input[0])} input "
                                "(TensorRT takes only 4-D)")
-
-
-def read_tracker_onnx(out_dir: str | os.PathLike, query_chunk: int = 256, fp16: bool = False,
-                      fingerprint: Optional[str] = None) -> Optional[TrackerOnnx]:
-    """The export previously written to ``out_dir`` for these settings, or None (absent / stale)."""
-    out_dir = Path(out_dir)
-    meta = _meta_path(out_dir, query_chunk, fp16)
-    if not meta.is_file():
-        return None
-    try:
-        d = json.loads(meta.read_text())
-    except ValueError:
-        return None
-    info = TrackerOnnx(out_dir / d["features"], out_dir / d["track"], int(d["query_chunk"]), bool(d["fp16"]),
-                       int(d.get("image_size", 256)), d.get("weights_fingerprint", ""))
-    if not (info.features.is_file() and info.track.is_file()):
-        return None
-    if fingerprint is not None and info.weights_fingerprint != fingerprint:
-        return None
-    return info

@@ -33,10 +33,21 @@ def fixture_model():
 
 
 @functools.lru_cache(maxsize=None)
-def exported_fixture_model() -> str:
-    """Path of the fixture model exported to ONNX (float32, dynamic B/N/T), made once per process."""
+def fixture_engine_cache() -> str:
+    """An artifact folder (``RunConfig.engine_cache``) holding the fixture model exported to ONNX
+    (float32, dynamic B/N/T) under the name a parity run gives it, made once per process."""
     from motionseg_trt.export.classifier import export_classifier
+    from motionseg_trt.runtime.network import weights_tag
 
     folder = tempfile.mkdtemp(prefix="classifier-onnx-")
     atexit.register(shutil.rmtree, folder, True)
-    return export_classifier(fixture_model(), str(Path(folder) / "classifier.onnx"))
+    weights = str(require_fixture() / "state_dict.safetensors")
+    path = Path(folder) / "onnx" / f"parity_classifier_{weights_tag(weights)}.onnx"
+    path.parent.mkdir(parents=True)
+    export_classifier(fixture_model(), str(path))
+    return folder
+
+
+def exported_fixture_model() -> str:
+    """Path of the fixture model's ONNX export."""
+    return str(next((Path(fixture_engine_cache()) / "onnx").glob("parity_classifier_*.onnx")))

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from motionseg_trt.errors import ModelFileError
-from motionseg_trt.tracks.bootstapir.checkpoint import (load_bootstapir, load_state_dict_into, read_state_dict,
-                                                        save_safetensors)
+from motionseg_trt.state_dict import read_state_dict
+from motionseg_trt.tracks.bootstapir.checkpoint import load_bootstapir, load_state_dict_into, save_safetensors
 from motionseg_trt.tracks.bootstapir.modeling import build_bootstapir
 
 

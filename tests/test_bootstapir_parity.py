@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 import torch
 
+pytestmark = pytest.mark.slow  # runs and exports the full BootsTAPIR network
+
 FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "bootstapir"
 needs_fixture = pytest.mark.skipif(not (FIXTURE / "manifest.json").is_file(),
                                    reason=f"BootsTAPIR fixture not found at {FIXTURE}")
@@ -46,7 +48,7 @@ def fixture_io():
 
 @pytest.fixture(scope="module")
 def formula_model():
-    from motionseg_trt.tracks.parity import build_formula_model
+    from motionseg_training.parity.tracker import build_formula_model
 
     return build_formula_model(FIXTURE / "manifest.json")
 
@@ -61,18 +63,34 @@ def torch_run(formula_model, fixture_io):
             "tracks": tracks.numpy(), "occlusion": occ.numpy(), "expected_dist": expd.numpy()}
 
 
+def _ort(path):
+    from motionseg_trt.runtime.onnxruntime import OnnxrtRunner, SessionFromOnnx
+
+    return OnnxrtRunner(SessionFromOnnx(str(path), intra_op_threads=1)) if path is not None else None
+
+
+def _torch(model, query_chunk=256, frame_chunk=10):
+    """The two graphs of ``model`` on the PyTorch backend (the reference)."""
+    from motionseg_trt.config import RunConfig
+    from motionseg_trt.tracks.bootstapir.engine import TapirEngine
+    from motionseg_trt.tracks.bootstapir.predictor import tracker_network
+
+    config = RunConfig(backend="torch", extra={"tracker_query_chunk": query_chunk})
+    return TapirEngine.on_backend(config, tracker_network(config, lambda: model, "test"), query_chunk, frame_chunk)
+
+
 @pytest.fixture(scope="module")
 def formula_export(formula_model, tmp_path_factory):
-    from motionseg_trt.export.tracker import export_tracker
+    from motionseg_trt.export.tracker import export_tracker_graph
 
     # 48 queries per call: the fixture's 64 queries take a full and a padded chunk
-    return export_tracker(formula_model, tmp_path_factory.mktemp("bootstapir_onnx"), query_chunk=48,
-                          parts=("track",))
+    return export_tracker_graph(formula_model, "track", tmp_path_factory.mktemp("bootstapir_onnx") / "track.onnx",
+                                query_chunk=48)
 
 
 @needs_fixture
 def test_manifest_keys_and_shapes_are_the_model_state_dict():
-    from motionseg_trt.tracks.bootstapir.formula_weights import model_shapes
+    from motionseg_training.parity.formula_weights import model_shapes
     from motionseg_trt.tracks.bootstapir.modeling import build_bootstapir
 
     manifest = json.loads((FIXTURE / "manifest.json").read_text())
@@ -92,23 +110,23 @@ def test_torch_matches_golden_outputs(torch_run, fixture_io):
 @needs_fixture
 def test_onnxruntime_tracking_graph_matches_golden(formula_export, torch_run, fixture_io):
     from motionseg_trt.export.tracker import check_graph_ops
-    from motionseg_trt.tracks.bootstapir.engine import OnnxTapirEngine
+    from motionseg_trt.tracks.bootstapir.engine import TapirEngine
 
     _, queries, golden = fixture_io
-    engine = OnnxTapirEngine.from_paths(None, formula_export.track, query_chunk=48, intra_op_threads=1)
+    engine = TapirEngine(None, _ort(formula_export), query_chunk=48)
     # exported with 2 example frames, run on the fixture's T frames: the frame axis is dynamic
     out = engine.track(torch_run["hires"], torch_run["lowres"], queries)
     for name in ("tracks", "occlusion", "expected_dist"):
         frac = _within(out[name][None], golden[name])
         assert frac >= FRACTION, f"{name}: only {frac:.3f} of elements within {TOL}"
-    check_graph_ops(formula_export.track)
+    check_graph_ops(formula_export)
 
 
 @needs_fixture
 def test_graphs_have_no_grid_sample(formula_export, formula_export_small):
     import onnx
 
-    for path in (formula_export_small.features, formula_export.track):
+    for path in (formula_export_small, formula_export):
         ops = {n.op_type for n in onnx.load(str(path), load_external_data=False).graph.node}
         assert "GridSample" not in ops and "Einsum" not in ops
         assert "Gather" in ops or "Conv" in ops
@@ -124,24 +142,24 @@ def small_model():
 
 @pytest.fixture(scope="module")
 def formula_export_small(small_model, tmp_path_factory):
-    from motionseg_trt.export.tracker import export_tracker
+    from motionseg_trt.export.tracker import export_tracker_graph
 
     # 64x64 frames keep the check fast; the graphs are the same code as at 256x256
-    return export_tracker(small_model, tmp_path_factory.mktemp("bootstapir_small"), query_chunk=16,
-                          image_size=64, parts=("features",))
+    return export_tracker_graph(small_model, "features", tmp_path_factory.mktemp("bootstapir_small") / "f.onnx",
+                                query_chunk=16, image_size=64)
 
 
 def test_onnxruntime_features_graph_matches_torch_on_random_weights(small_model, formula_export_small):
-    from motionseg_trt.tracks.bootstapir.engine import OnnxTapirEngine, TorchTapirEngine
+    from motionseg_trt.tracks.bootstapir.engine import TapirEngine
 
     gen = torch.Generator().manual_seed(1)
     frames = (torch.rand(5, 64, 64, 3, generator=gen) * 2 - 1).numpy()  # 5 frames, chunks of 2: dynamic F
-    hi_ref, lo_ref = TorchTapirEngine(small_model, frame_chunk=2).features(frames)
-    ort = OnnxTapirEngine.from_paths(formula_export_small.features, None, 16, frame_chunk=2, intra_op_threads=1)
+    hi_ref, lo_ref = _torch(small_model, frame_chunk=2).features(frames)
+    ort = TapirEngine(_ort(formula_export_small), None, 16, frame_chunk=2)
     hi, lo = ort.features(frames)
     assert hi.shape == (5, 16, 16, 128) and lo.shape == (5, 8, 8, 256)
-    assert np.abs(hi - hi_ref.numpy()).max() < 1e-4
-    assert np.abs(lo - lo_ref.numpy()).max() < 1e-4
+    assert np.abs(hi - hi_ref).max() < 1e-4
+    assert np.abs(lo - lo_ref).max() < 1e-4
 
 
 @needs_fixture
@@ -149,7 +167,7 @@ def test_parity_cli_on_a_generated_fixture(tmp_path, formula_model):
     """The CLI reads T, N and the key list from the files: run it on a smaller fixture of the same kind."""
     from safetensors.numpy import load_file, save_file
 
-    from motionseg_trt.tracks import parity
+    from motionseg_training.parity import tracker as parity
 
     frames_u8 = load_file(str(FIXTURE / "inputs.safetensors"))["video_u8"][:2]
     queries = np.array([[[0, 100.0, 120.0], [1, 30.5, 200.25], [1, 250.0, 3.0]]], np.float32)
@@ -173,16 +191,15 @@ def test_fp16_export_runs_and_stays_close(tmp_path):
     (A small variant - 2 mixer blocks, no extra convs - keeps it fast; the fp16 path is the same code.)"""
     import onnx
 
-    from motionseg_trt.export.tracker import export_tracker, read_tracker_onnx, weights_fingerprint
-    from motionseg_trt.tracks.bootstapir.engine import OnnxTapirEngine, TorchTapirEngine
+    from motionseg_trt.export.tracker import export_tracker
+    from motionseg_trt.tracks.bootstapir.engine import TapirEngine
     from motionseg_trt.tracks.bootstapir.modeling import TAPIR
 
     torch.manual_seed(0)
     small_model = TAPIR(num_mixer_blocks=2, extra_convs=False).eval()
 
     info = export_tracker(small_model, tmp_path, query_chunk=8, image_size=64, fp16=True)
-    assert read_tracker_onnx(tmp_path, 8, fp16=True, fingerprint=weights_fingerprint(small_model)) == info
-    assert read_tracker_onnx(tmp_path, 8, fp16=False) is None
+    assert info.features.name == "bootstapir_features_fp16.onnx" and info.track.name == "bootstapir_track_q8_fp16.onnx"
     graph = onnx.load(str(info.track), load_external_data=False).graph
     types = {v.name: v.type.tensor_type.elem_type for v in list(graph.input) + list(graph.output)}
     assert types["hires"] == onnx.TensorProto.FLOAT16 and types["query_points"] == onnx.TensorProto.FLOAT
@@ -190,7 +207,7 @@ def test_fp16_export_runs_and_stays_close(tmp_path):
     rng = np.random.default_rng(0)
     frames = rng.uniform(-1, 1, (3, 64, 64, 3)).astype(np.float32)
     queries = np.concatenate([rng.integers(0, 3, (8, 1)), rng.uniform(0, 255, (8, 2))], 1).astype(np.float32)
-    ref = TorchTapirEngine(small_model, 8).run(frames, queries)
-    out = OnnxTapirEngine.from_paths(info.features, info.track, 8, intra_op_threads=1).run(frames, queries)
+    ref = _torch(small_model, 8).run(frames, queries)
+    out = TapirEngine(_ort(info.features), _ort(info.track), 8).run(frames, queries)
     assert np.abs(out["tracks"] - ref["tracks"]).max() < 0.5  # px of the 256 frame
     assert np.abs(out["occlusion"] - ref["occlusion"]).max() < 0.05

@@ -155,8 +155,9 @@ def test_streaming_carries_ids_reuses_features_and_is_deterministic():
 def test_real_network_through_the_predictor():
     """The small real network (2 mixer blocks, no extra convs, random init) on a tiny clip, in query
     chunks of 16: the contract holds end to end (values are meaningless with random weights)."""
-    from motionseg_trt.tracks.bootstapir.engine import TorchTapirEngine
+    from motionseg_trt.tracks.bootstapir.engine import TapirEngine
     from motionseg_trt.tracks.bootstapir.modeling import TAPIR
+    from motionseg_trt.tracks.bootstapir.predictor import tracker_network
 
     torch.manual_seed(0)
     prev = torch.get_num_threads()
@@ -164,7 +165,9 @@ def test_real_network_through_the_predictor():
     try:
         model = TAPIR(num_mixer_blocks=2, extra_convs=False).eval()
         cfg = RunConfig(extra={"tracker_max_tracks": 40, "tracker_query_chunk": 16})
-        tracker = BootsTapirTracker(cfg, engine=TorchTapirEngine(model, query_chunk=16))
+        torch_cfg = RunConfig(backend="torch", extra={"tracker_query_chunk": 16})
+        engine = TapirEngine.on_backend(torch_cfg, tracker_network(torch_cfg, lambda: model, "test"), query_chunk=16)
+        tracker = BootsTapirTracker(cfg, engine=engine)
         tr = tracker.track(FrameWindow(0, 0, _clip(3, 40, 56, seed=2), 0, True))
     finally:
         torch.set_num_threads(prev)

@@ -10,6 +10,8 @@ pytest.importorskip("onnxruntime")
 
 from motionseg_trt.cli.main import main as cli_main  # noqa: E402
 
+pytestmark = pytest.mark.slow  # exports networks through `build`
+
 TINY = ["--option", "dino_variant=vits14", "--option", "dino_layers=1", "--option", "dino_layer=0",
         "--option", "depth_layers=4", "--option", "depth_side=28"]
 

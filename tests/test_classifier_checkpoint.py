@@ -9,7 +9,7 @@ from motionseg_trt.errors import ModelFileError
 torch = pytest.importorskip("torch")
 
 from motionseg_trt.motion.classifier.checkpoint import (  # noqa: E402
-    infer_config, load_classifier, read_state_dict, save_classifier)
+    infer_config, load_classifier, save_classifier)
 from motionseg_trt.motion.classifier.modeling import ClassifierConfig, TrajectoryClassifier  # noqa: E402
 
 
@@ -123,8 +123,8 @@ def test_wrong_file_types(tmp_path):
     torch.save({"model_state_dict": {"a.weight": torch.zeros(2)}}, tmp_path / "other.pth")
     with pytest.raises(ModelFileError, match="not a trajectory-classifier"):
         load_classifier(str(tmp_path / "other.pth"))
-    with pytest.raises(ModelFileError, match="not found"):
-        read_state_dict(str(tmp_path / "absent.pth"))
+    with pytest.raises(ModelFileError, match="classifier checkpoint not found"):
+        load_classifier(str(tmp_path / "absent.pth"))
 
 
 def test_error_exit_code():

@@ -10,6 +10,8 @@ pytest.importorskip("onnxruntime")
 
 from _classifier_fixture import exported_fixture_model, fixture_model, require_fixture  # noqa: E402
 
+pytestmark = pytest.mark.slow  # exports the classifier to ONNX (tens of seconds)
+
 
 @pytest.fixture(scope="module")
 def graph():
@@ -34,13 +36,13 @@ def test_graph_has_symbolic_axes_and_plain_attention(graph):
 @pytest.mark.parametrize("batch,n,t", [(1, 5, 1), (1, 37, 2), (2, 64, 9), (1, 300, 24)])
 def test_one_graph_many_shapes(graph, batch, n, t):
     from motionseg_trt.export.classifier import example_inputs
-    from motionseg_trt.runtime import make_runner
+    from motionseg_trt.runtime.onnxruntime import OnnxrtRunner, SessionFromOnnx
 
     model = fixture_model()
     args = example_inputs(model, n, t, batch)
     with torch.no_grad():
         ref = model(**dict(zip(model.input_names, args))).numpy()
-    with make_runner(graph) as runner:
+    with OnnxrtRunner(SessionFromOnnx(graph)) as runner:
         out = runner.infer({k: v.numpy() for k, v in zip(model.input_names, args)})
     assert out["logits"].shape == (batch, n)
     np.testing.assert_allclose(out["logits"], ref, rtol=0, atol=5e-5)
@@ -50,7 +52,7 @@ def test_one_graph_many_shapes(graph, batch, n, t):
 def test_fp16_export_of_a_small_variant(tmp_path):
     from motionseg_trt.export.classifier import example_inputs, export_classifier
     from motionseg_trt.motion.classifier.modeling import ClassifierConfig, TrajectoryClassifier
-    from motionseg_trt.runtime import make_runner
+    from motionseg_trt.runtime.onnxruntime import OnnxrtRunner, SessionFromOnnx
 
     cfg = ClassifierConfig(use_dino=False, use_depth=False, motion_enc_layers=1, motion_dec_layers=1,
                            head_dim=32, head_heads=4, head_ffn=64, head_enc_blocks=1, head_dec_blocks=1)
@@ -64,7 +66,7 @@ def test_fp16_export_of_a_small_variant(tmp_path):
     args = example_inputs(model, 40, 6, 1)
     with torch.no_grad():
         ref = model(**dict(zip(model.input_names, args))).numpy()
-    with make_runner(path) as runner:
+    with OnnxrtRunner(SessionFromOnnx(path)) as runner:
         out = runner.infer({k: v.numpy() for k, v in zip(model.input_names, args)})
     assert out["logits"].dtype == np.float32
     np.testing.assert_allclose(out["logits"], ref, rtol=0, atol=5e-2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from _classifier_fixture import exported_fixture_model, fixture_model, load, require_fixture
+from _classifier_fixture import fixture_engine_cache, fixture_model, load, require_fixture
 
 torch = pytest.importorskip("torch")
 
@@ -20,7 +20,7 @@ def fx():
 
 @pytest.fixture(scope="module")
 def prepared(fx):
-    from motionseg_trt.motion.parity import load_raw_inputs, prepare
+    from motionseg_training.parity.classifier import load_raw_inputs, prepare
 
     raw = load_raw_inputs(str(require_fixture()))
     assert all(not k.startswith(("model_in", "prep")) for k in raw)
@@ -95,7 +95,7 @@ def test_every_intermediate_within_tolerance(fx, impl):
 def test_parity_entry_point_torch(fx, tmp_path):
     from safetensors.numpy import load_file
 
-    from motionseg_trt.motion.parity import main
+    from motionseg_training.parity.classifier import main
 
     dest = tmp_path / "out.safetensors"
     assert main([str(require_fixture()), str(dest), "--backend", "torch"]) == 0
@@ -107,11 +107,12 @@ def test_parity_entry_point_torch(fx, tmp_path):
     np.testing.assert_array_equal(got["select.threshold_used"], out["select.threshold_used"])
 
 
+@pytest.mark.slow
 def test_parity_onnxruntime(fx):
     pytest.importorskip("onnxruntime")
-    from motionseg_trt.motion.parity import run_parity
+    from motionseg_training.parity.classifier import run_parity
 
-    got = run_parity(str(require_fixture()), backend="onnxruntime", onnx_path=exported_fixture_model())
+    got = run_parity(str(require_fixture()), backend="onnxruntime", engine_cache=fixture_engine_cache())
     out, tol = fx["outputs"], fx["tol"]
     np.testing.assert_allclose(got["prob"], out["prob"], rtol=0, atol=tol["prob"])
     np.testing.assert_allclose(got["logits"], out["logits"], rtol=0, atol=tol["logits"])
@@ -177,7 +178,7 @@ def test_parity_tool_on_another_size(tmp_path):
 
     from motionseg_trt.motion.classifier.checkpoint import load_classifier
     from motionseg_trt.motion.classifier.modeling import attention_impl
-    from motionseg_trt.motion.parity import main, prepare
+    from motionseg_training.parity.classifier import main, prepare
 
     raw = _write_fixture(tmp_path)
     assert main([str(tmp_path), str(tmp_path / "out.safetensors")]) == 0

@@ -167,4 +167,4 @@ def test_group_size_follows_the_attention_budget():
     assert ClassifierLabellerCore(None, PreprocessConfig()).group_size(32) == 5000
     assert _attention_budget(RunConfig(backend="torch")) is None
     assert _attention_budget(RunConfig(backend="onnxruntime", device="cuda")) is None
-    assert _attention_budget(RunConfig(backend="onnxruntime", extra={"attention_budget_gb": 1})) == 2 ** 30
+    assert _attention_budget(RunConfig(backend="onnxruntime"), 1.0) == 2 ** 30

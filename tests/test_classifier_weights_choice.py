@@ -42,17 +42,30 @@ def test_random_weights_without_checkpoint(tmp_path):
 
 @pytest.mark.parametrize("explicit", [True, False], ids=["checkpoint", "random"])
 def test_build_and_run_pick_the_same_weights(moseg_pth, tmp_path, monkeypatch, explicit):
-    import motionseg_trt.runtime.networks as networks
+    import motionseg_trt.runtime.dispatch as dispatch
     from motionseg_trt.motion.classifier import labeller as labeller_mod
-    from motionseg_trt.official import classifier_target
 
     config = _config(tmp_path, moseg_pth[0] if explicit else None)
     asked = []
-    monkeypatch.setattr(networks, "ensure_onnx", lambda cfg, spec, fp16=False, log=None: asked.append(spec.name) or "x.onnx")
-    classifier_target(config, config.window).make_onnx(False)
-    real = labeller_mod.classifier_network_spec
-    monkeypatch.setattr(labeller_mod, "classifier_network_spec",
-                        lambda *a, **k: asked.append(real(*a, **k).name) or real(*a, **k))
-    labeller_mod.OfficialClassifierLabeller(config)
+    monkeypatch.setattr(dispatch, "ensure_onnx", lambda cfg, graph, fp16=False, log=None: asked.append(graph.name) or "x.onnx")
+    monkeypatch.setattr(dispatch, "get_backend", lambda name: _NoRunner())
+    for spec in labeller_mod.OfficialClassifierLabeller.network_specs(config, (480, 854)):  # what build compiles
+        dispatch.prepare(config, spec)
+    labeller_mod.OfficialClassifierLabeller(config)  # what a run asks for
     assert len(asked) == 2 and asked[0] == asked[1]
     assert asked[0].endswith("random0") != explicit
+
+
+class _NoRunner:
+    """A backend that runs exported graphs and does nothing with them (only their names matter here)."""
+
+    runs_onnx = True
+
+    def onnx_fp16(self, config):
+        return False
+
+    def runner(self, graph, config, onnx_path, log):
+        return None
+
+    def prepare(self, graph, config, onnx_path, log):
+        pass

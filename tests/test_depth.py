@@ -49,6 +49,7 @@ def test_baked_module_equals_transformers_forward(model):
     assert np.allclose(ours.min((1, 2)), 0) and np.allclose(ours.max((1, 2)), 1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fp16,tol", [(False, 1e-4), (True, 2e-2)])
 def test_onnx_parity(model, tmp_path, fp16, tol):
     from motionseg_trt.export.depth import export_depth

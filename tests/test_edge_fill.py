@@ -6,7 +6,6 @@ import pytest
 
 from _scenes import Square, make_scene, windows
 from motionseg_trt.config import RunConfig
-from motionseg_trt.contracts import FrameWindow, MotionLabels
 from motionseg_trt.masks.edge_fill import EdgeFillDensifier, guided_filter, splat
 from motionseg_trt.masks.grouping import ObjectIds, group_tracks
 from motionseg_trt.motion.geometric import GeometricLabeller

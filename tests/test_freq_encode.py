@@ -114,3 +114,17 @@ def test_cuda_kernel_compiled_flag():
     x = _random((64, 24, 2))
     np.testing.assert_allclose(freq_encode(torch.from_numpy(x).cuda()).cpu().numpy(), freq_encode_numpy(x),
                                rtol=0, atol=1.2e-7)
+
+
+def test_the_graphs_encoding_is_held_to_the_reference_op():
+    """The classifier graph encodes in float32 (what TensorRT fuses); the op is exact (float64, rounded
+    once): they agree to an ulp or two over the range of normalised tracks and differences (2**k x is
+    exact in float32, so only sin / cos round)."""
+    from motionseg_trt.motion.classifier.features import freq_encode_torch
+    from motionseg_trt.ops import freq_encode
+
+    x = np.random.default_rng(3).uniform(-1, 1, (64, 24, 2)).astype(np.float32)
+    ref = freq_encode(x)
+    got = freq_encode_torch(torch.from_numpy(x)).numpy()
+    assert got.shape == ref.shape == (64, 24, 42)
+    np.testing.assert_allclose(got, ref, rtol=0, atol=2.4e-7)

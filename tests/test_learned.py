@@ -11,7 +11,7 @@ from motionseg_trt.contracts import FrameWindow  # noqa: E402
 from motionseg_trt.errors import ModelFileError  # noqa: E402
 from motionseg_trt.motion.learned import (LearnedLabeller, default_weights_path, load_weights,  # noqa: E402
                                           select)
-from motionseg_trt.synth import SceneConfig, generate_clip  # noqa: E402
+from motionseg_training.synth import SceneConfig, generate_clip  # noqa: E402
 from motionseg_trt.tracks.flow_tracker import FlowTracker  # noqa: E402
 
 # Generated clips outside the training (0..199) and validation (1000000..) seeds: the first seeds from
@@ -54,12 +54,13 @@ def test_missing_or_foreign_weights_are_clear_errors(tmp_path):
         load_weights(bad)
 
 
+@pytest.mark.slow
 def test_moving_object_tracks_score_above_static_objects(held_out):
     """The v2 weights, scoring every track, separate moving objects from the background on every
     held-out clip, and from their static look-alikes on most (measured per clip: AUC vs background
     0.81 / 0.98 / 0.98 / 0.93, vs static objects 0.41 / 0.87 / 0.95 / 0.51; the geometric labeller:
     0.66 / 0.96 / 0.98 / 0.92 and 0.37 / 0.82 / 0.92 / 0.52)."""
-    from motionseg_trt.train.trainer import roc_auc
+    from motionseg_training.trainer import roc_auc
 
     labeller = LearnedLabeller(RunConfig(backend="torch", threads=1, extra={"learned_min_prior_logit": -12}))
     wins, vs_static, vs_background = 0, [], []
@@ -81,6 +82,7 @@ def test_moving_object_tracks_score_above_static_objects(held_out):
     assert np.median(vs_static) > 0.6
 
 
+@pytest.mark.slow
 def test_only_plausible_tracks_are_scored(held_out):
     """By default the model scores only the tracks whose geometric prior logit exceeds -2, among
     themselves; the others keep the geometric probability and are never selected."""
@@ -115,6 +117,7 @@ def test_only_plausible_tracks_are_scored(held_out):
     assert out.moving[moving].mean() > 0.7 and out.moving[background].mean() < 0.05  # measured 0.84 / 0.026
 
 
+@pytest.mark.slow
 def test_onnxruntime_backend_matches_torch(held_out, tmp_path):
     _, window, tracks, _ = held_out[0]
     sub = type(tracks)(xy=tracks.xy[:300], visible=tracks.visible[:300], confidence=tracks.confidence[:300],
@@ -127,6 +130,7 @@ def test_onnxruntime_backend_matches_torch(held_out, tmp_path):
     assert list(tmp_path.glob("onnx/learned_classifier_*.onnx"))  # exported once into the engine cache
 
 
+@pytest.mark.slow
 def test_exported_graph_runs_without_importing_torch(held_out, tmp_path, capsys):
     """Once its graph is in the engine cache, the learned labeller (ONNX Runtime) neither imports torch
     nor changes its scores: torch's import is most of a short clip's start-up."""
@@ -173,9 +177,9 @@ def test_network_spec_reads_the_chunk_as_the_labeller_does():
     """``build`` and a run describe the same graph: the chunk option sets the track profile, and a
     wrong-typed value is the same usage error as on ``run``."""
     from motionseg_trt.errors import OptionError
-    from motionseg_trt.motion.learned import learned_network_spec
+    from motionseg_trt.motion.learned import learned_network
 
-    spec = learned_network_spec(RunConfig(window=16, extra={"learned_chunk": "64"}))
-    assert spec.profiles["traj"][1:] == ((1, 64, 16, 2), (1, 64, 16, 2))
+    spec = learned_network(RunConfig(window=16, extra={"learned_chunk": "64"}))
+    assert spec.graph().profiles["traj"][1:] == ((1, 64, 16, 2), (1, 64, 16, 2))
     with pytest.raises(OptionError, match="learned_chunk=2.5: expected int"):
-        learned_network_spec(RunConfig(extra={"learned_chunk": "2.5"}))
+        learned_network(RunConfig(extra={"learned_chunk": "2.5"}))

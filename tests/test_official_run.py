@@ -23,6 +23,8 @@ pytest.importorskip("sam2", reason="the sam2 package is needed for the SAM2 dens
 from motionseg_trt.config import RunConfig  # noqa: E402
 from motionseg_trt.pipeline import run_pipeline  # noqa: E402
 
+pytestmark = pytest.mark.slow  # runs the whole official stack
+
 N_FRAMES, W, H = 12, 96, 64
 
 
@@ -89,7 +91,7 @@ def test_official_features_reach_the_classifier(tiny_clip, random_weight_files):
     """The stage outputs have the shapes the contracts promise, window after window."""
     from motionseg_trt.io.decode import open_frames
     from motionseg_trt.io.windows import VideoSource
-    from motionseg_trt.official import build_stages
+    from motionseg_trt.stages import build_stages
 
     config = official_config(tiny_clip, "unused", random_weight_files)
     tracker, features, labeller, _ = build_stages(config)

@@ -10,7 +10,7 @@ import pytest
 from _footage import SceneSpec, encode, render
 
 from motionseg_trt.config import RunConfig
-from motionseg_trt.io.overlay import draw_ids, label_anchor, overlay_size, parse_overlay_size
+from motionseg_trt.io.sinks.overlay import draw_ids, label_anchor, overlay_size, parse_overlay_size
 from motionseg_trt.io.palette import DAVIS_PALETTE
 from motionseg_trt.pipeline import run_pipeline
 
@@ -73,7 +73,7 @@ def test_overlay_of_a_portrait_phone_clip_is_upright(tmp_path):
 def test_overlay_draws_each_id(tmp_path, clip):
     from PIL import Image
 
-    from motionseg_trt.io.overlay import colour_overlay
+    from motionseg_trt.io.sinks.overlay import colour_overlay
 
     path, frames, gt = clip
     _run(path, tmp_path / "o")

@@ -16,9 +16,10 @@ from PIL import Image
 
 from motionseg_trt.config import RunConfig
 from motionseg_trt.contracts import MotionLabels, Tracks, WindowFeatures, WindowMasks
-from motionseg_trt.errors import InputError, ModelFileError, OutputExistsError, UnavailableError
+from motionseg_trt.errors import InputError, ModelFileError, OptionError, OutputExistsError, UnavailableError
+from motionseg_trt.features.none import NoFeatures
 from motionseg_trt.pipeline import run_pipeline
-from motionseg_trt.stages import NoFeatures, Stages, _import, build_stages
+from motionseg_trt.stages import Stage, Stages, build_stages
 
 
 # ------------------------------------------------------------------ test doubles (plumbing tests only)
@@ -220,12 +221,14 @@ def test_factory_builds_the_embedded_set():
 
 
 def test_factory_errors_are_clear():
-    with pytest.raises(ModelFileError, match="not part of this installation"):
-        _import("motionseg_trt.motion.no_such_model", "X", "the learned motion model", missing_error=ModelFileError)
+    with pytest.raises(UnavailableError, match="not part of this installation"):
+        Stage("labeller", "x", "motionseg_trt.motion.no_such_model:X", ("embedded",)).load()
     with pytest.raises(UnavailableError, match="needs the Python package 'no_such_dependency'"):
-        _import("_module_needing_missing_dep", "X", "a stage")
+        Stage("labeller", "x", "_module_needing_missing_dep:X", ("embedded",)).load()
     with pytest.raises(UnavailableError, match="official model set"):
         build_stages(RunConfig(tracker="bootstapir"))
+    with pytest.raises(OptionError, match="unknown labeller 'nope'; choose one of geometric, learned, official"):
+        build_stages(RunConfig(motion_model="nope"))
 
 
 # ----------------------------------------------------------------- end to end with the real stages
@@ -260,3 +263,22 @@ def test_real_stages_on_tiny_clips(tmp_path, pan_clip, n):
     path = write_video(str(tmp_path / "tiny.mp4"), make_pan_frames(n, (96, 64)).frames)
     summary = run_pipeline(RunConfig(input=path, out=str(tmp_path / "o"), motion_model="geometric", progress=False))
     assert summary["frames"] == n and len(os.listdir(tmp_path / "o" / "masks")) == n
+
+
+def test_the_stage_table_picks_each_kind():
+    """A run's stages come from the registry: the model set's defaults, what was asked for, and the
+    features stage the labeller needs."""
+    from motionseg_trt.stages import chosen, default_stage, model_sets, names
+
+    assert model_sets() == ["embedded", "official"]
+    assert [default_stage(k, "embedded") for k in ("tracker", "features", "labeller", "densifier")] == \
+        ["flow", "none", "geometric", "embedded"]
+    assert [default_stage(k, "official") for k in ("tracker", "features", "labeller", "densifier")] == \
+        ["bootstapir", "official", "official", "sam2"]
+    assert set(names("labeller")) >= {"geometric", "learned", "official"}
+    picks = chosen(RunConfig(motion_model="official"))  # the official classifier reads depth and DINO
+    assert picks["features"].name == "official" and list(picks) == ["tracker", "features", "labeller", "densifier"]
+    assert chosen(RunConfig(models="official", tracker="flow", motion_model="geometric"))["features"].name == "official"
+    assert chosen(RunConfig(models="official", motion_model="geometric", features="none"))["features"].name == "none"
+    with pytest.raises(OptionError, match="--features none: the labeller needs --features official"):
+        chosen(RunConfig(motion_model="official", features="none"))

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from motionseg_trt.runtime.onnxruntime import OnnxrtRunner, SessionFromOnnx
-from motionseg_trt.runtime.torch import make_torch_runner
+from motionseg_trt.runtime.torch import ModuleLoader, TorchRunner
 
 
 class _ScaleAdd(torch.nn.Module):
@@ -21,7 +21,7 @@ def runners(tmp_path_factory):
                       dynamo=False)
     return {
         "onnxruntime": OnnxrtRunner(SessionFromOnnx(str(path), intra_op_threads=1)),
-        "torch": make_torch_runner(_ScaleAdd, ["a", "b"], ["sum", "diff"]),
+        "torch": TorchRunner(ModuleLoader(_ScaleAdd), ["a", "b"], ["sum", "diff"]),
         "path": str(path),
     }
 

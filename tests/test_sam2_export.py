@@ -15,6 +15,8 @@ ort = pytest.importorskip("onnxruntime")
 
 from motionseg_trt.export import sam2 as ex  # noqa: E402
 
+pytestmark = pytest.mark.slow  # exports SAM2's four parts
+
 SIZE = 128
 
 
@@ -29,6 +31,12 @@ def model():
 @pytest.fixture(scope="module")
 def exported(model, tmp_path_factory):
     return ex.export_all(model, str(tmp_path_factory.mktemp("sam2parts")))
+
+
+def _runners(exported):
+    from motionseg_trt.runtime.onnxruntime import OnnxrtRunner, SessionFromOnnx
+
+    return {part: OnnxrtRunner(SessionFromOnnx(path, intra_op_threads=1)) for part, path in exported.items()}
 
 
 def _session(path):
@@ -146,7 +154,7 @@ def test_exported_backend_gives_the_pytorch_masks(model, exported, slots):
     frames = _clip()
     ref = _run_video(model, frames)
     onnx_model = build_sam2_video_model("sam2.1_hiera_t", None, image_size=SIZE, seed=0)
-    runners = Sam2PartRunners(onnx_model, exported, threads=1, memory_slots=slots and slots[0],
+    runners = Sam2PartRunners(onnx_model, _runners(exported), memory_slots=slots and slots[0],
                               pointer_slots=slots and slots[1])
     got = _run_video(attach_parts(onnx_model, runners), frames)
     assert len(got) == len(ref)
@@ -161,6 +169,6 @@ def test_too_small_fixed_slots_are_an_error(model, exported):
     from motionseg_trt.masks.sam2.parts import Sam2PartRunners, attach_parts
 
     m = build_sam2_video_model("sam2.1_hiera_t", None, image_size=SIZE, seed=0)
-    attach_parts(m, Sam2PartRunners(m, exported, threads=1, memory_slots=1, pointer_slots=4))
+    attach_parts(m, Sam2PartRunners(m, _runners(exported), memory_slots=1, pointer_slots=4))
     with pytest.raises(ValueError, match="fixed slots"):
         _run_video(m, _clip())

@@ -92,6 +92,7 @@ FAKE_BROKEN_TORCHVISION = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow
 def test_torchvision_shim_makes_a_broken_torchvision_importable(tmp_path):
     pkg = tmp_path / "torchvision"
     pkg.mkdir()

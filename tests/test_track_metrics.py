@@ -62,6 +62,7 @@ def test_window_means_count_only_windows_with_motion():
     assert np.isnan(track_metrics.window_means(probs[1:], moving[1:], labels[1:])["window_f05"])
 
 
+@pytest.mark.slow
 def test_main_on_one_generated_clip(tmp_path):
     out = tmp_path / "metrics.json"
     assert track_metrics.main(["--clips", "1", "--cache-dir", str(tmp_path / "cache"), "--json", str(out)]) == 0

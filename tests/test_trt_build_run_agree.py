@@ -1,7 +1,8 @@
 """``motionseg-trt build`` and ``motionseg-trt run --backend trt`` must ask the TensorRT loader for the
 same engines (ONNX graph, precision, shape profiles, cache folder, entry name), otherwise a run
-rebuilds what ``build`` already compiled, or cannot build at all. TensorRT is not needed: the loader
-class is replaced by a recorder and each side's requests are compared."""
+rebuilds what ``build`` already compiled, or cannot build at all. Both read the stages' own network
+descriptions; this checks the whole path. TensorRT is not needed: the loader class is replaced by a
+recorder and each side's requests are compared."""
 from __future__ import annotations
 
 import os
@@ -12,6 +13,8 @@ pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 
 from motionseg_trt.config import RunConfig  # noqa: E402
+
+pytestmark = pytest.mark.slow  # exports every network whose engines it compares
 
 
 class _Recorder:
@@ -50,13 +53,12 @@ class _UnstartedRunner:
 
 @pytest.fixture
 def recorder(monkeypatch):
-    import motionseg_trt.cli.build as build_cli
-    import motionseg_trt.runtime.tensorrt as trt_pkg
+    import motionseg_trt.runtime.tensorrt.backend as trt_backend
 
     rec = _Recorder()
-    monkeypatch.setattr(trt_pkg, "EngineFromOnnx", rec.cls)
-    monkeypatch.setattr(trt_pkg, "TrtRunner", _UnstartedRunner)  # activating would need a GPU
-    monkeypatch.setattr(build_cli, "tensorrt_status", lambda: None)  # "TensorRT is installed"
+    monkeypatch.setattr(trt_backend, "EngineFromOnnx", rec.cls)
+    monkeypatch.setattr(trt_backend, "TrtRunner", _UnstartedRunner)  # activating would need a GPU
+    monkeypatch.setattr(trt_backend.TensorrtBackend, "missing", lambda self, build=False: None)  # "installed"
     return rec
 
 
@@ -85,8 +87,8 @@ def test_sam2_run_uses_the_engines_build_made(recorder, tmp_path, monkeypatch):
     assert asked == built
     assert all(c["cache_dir"] == os.path.abspath(cache / "trt") for c in asked)
     # dynamic inputs (points, memory bank) come with shape profiles
-    by_name = {c["name"]: c for c in asked}
-    assert any(row[0] == "point_coords" for prof in by_name["sam2_prompt_mask_decoder"]["profiles"] for row in prof)
+    decoder = next(c for c in asked if c["name"].endswith("_prompt_mask_decoder"))
+    assert any(row[0] == "point_coords" for prof in decoder["profiles"] for row in prof)
     assert all(c["fp16"] for c in asked)
 
 
@@ -103,7 +105,7 @@ def test_tracker_run_uses_the_engines_build_made(recorder, tracker_cache, offlin
     _build(["--models", "official", "--only", "tracker", "--random-weights", "--fp16", "--window", "12",
             "--engine-cache", str(cache)] + (["--offline"] if offline else []))
     built = recorder.take()
-    assert [c["name"] for c in built] == ["bootstapir_features", "bootstapir_track"]
+    assert [c["name"] for c in built] == ["bootstapir_features_random0", "bootstapir_track_q256_random0"]
 
     config = RunConfig(models="official", backend="trt", fp16=True, window=12, offline=offline,
                        engine_cache=str(cache), extra={"random_weights": True})
@@ -129,9 +131,10 @@ def test_learned_classifier_run_uses_the_engine_build_made(recorder, tmp_path):
     assert asked == built
     assert asked[0]["cache_dir"] == os.path.abspath(cache / "trt")
     traj = dict((row[0], row[1:]) for row in asked[0]["profiles"][0])["traj"]
-    from motionseg_trt.motion.learned import DEFAULTS
+    from motionseg_trt.motion.learned import OPTIONS
+    from motionseg_trt.options import defaults_of
 
-    assert DEFAULTS["learned_chunk"] == 128  # the tracks per window the shipped weights trained with
+    assert defaults_of(OPTIONS)["learned_chunk"] == 128  # the tracks per window the shipped weights trained with
     assert traj[2] == (1, 128, 12, 2)  # [1, learned_chunk tracks, window frames, xy]
 
 

@@ -136,10 +136,8 @@ def test_failed_build_leaves_no_entry(tmp_path):
 
 @pytest.mark.skipif(HAVE_TRT, reason="TensorRT is installed here")
 def test_without_tensorrt_the_trt_paths_say_so(tmp_path):
-    from motionseg_trt.runtime import make_runner
-
     path = write_onnx(tmp_path / "m.onnx")
-    runner = make_runner(path, backend="trt", fp16=True, profiles=PROFILE, cache_dir=str(tmp_path / "c"))
+    runner = TrtRunner(EngineFromOnnx(path, fp16=True, profiles=PROFILE, cache_dir=str(tmp_path / "c")))
     assert isinstance(runner, TrtRunner)  # importing and constructing never needs TensorRT
     with pytest.raises(UnavailableError, match="TensorRT is not installed"):
         runner.infer({"x": np.ones((2, 4), np.float32)})
@@ -169,9 +167,14 @@ def test_fp16_graph_for_strongly_typed_tensorrt(tmp_path):
 
 
 @pytest.mark.skipif(HAVE_TRT, reason="TensorRT is installed here")
-def test_feature_stage_on_trt_without_tensorrt_fails_at_construction():
+def test_a_run_with_networks_on_trt_without_tensorrt_fails_before_any_stage_is_built(tmp_path):
     from motionseg_trt.config import RunConfig
-    from motionseg_trt.features.extractor import OfficialFeatureExtractor
+    from motionseg_trt.stages import build_stages
 
-    with pytest.raises(UnavailableError, match="TensorRT is not installed"):
-        OfficialFeatureExtractor(RunConfig(backend="trt", extra={"random_weights": True}))
+    for stages in ({"models": "official", "tracker": "flow", "motion_model": "geometric", "densifier": "embedded"},
+                   {"motion_model": "learned"}):
+        config = RunConfig(backend="trt", engine_cache=str(tmp_path), extra={"random_weights": True}, **stages)
+        with pytest.raises(UnavailableError, match="TensorRT is not installed"):
+            build_stages(config)
+    assert not any(tmp_path.iterdir())  # nothing exported before saying so
+    build_stages(RunConfig(backend="trt"))  # the geometric labeller and the edge fill run no network

@@ -1,4 +1,5 @@
-"""Writers: DAVIS PNGs, COCO RLE, objects.json, the overlay, atomic writes, the output folder."""
+"""Writers: DAVIS PNGs, COCO RLE, objects.json, the overlay (the output sinks), atomic writes, the
+output folder."""
 from __future__ import annotations
 
 import json
@@ -9,13 +10,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from motionseg_trt.config import RunConfig
 from motionseg_trt.contracts import VideoInfo, WindowMasks
 from motionseg_trt.errors import OutputExistsError
 from motionseg_trt.io import rle
 from motionseg_trt.io.atomic import atomic_path, write_text
 from motionseg_trt.io.output_dir import check_output_dir, prepare_output_dir
 from motionseg_trt.io.palette import DAVIS_PALETTE
-from motionseg_trt.io.writers import MaskPngWriter, ObjectIndex, OutputWriter, colour_overlay
+from motionseg_trt.io.sinks.masks import write_mask_png
+from motionseg_trt.io.sinks.objects import ObjectIndex
+from motionseg_trt.io.sinks.overlay import colour_overlay
+from motionseg_trt.io.writers import OutputWriter
 
 
 # ------------------------------------------------------------------------------------------ RLE
@@ -64,7 +69,7 @@ def test_png_is_indexed_with_davis_palette(tmp_path):
     labels = np.zeros((30, 40), np.uint8)
     labels[5:10, 5:20] = 1
     labels[20:, 30:] = 7
-    path = MaskPngWriter(str(tmp_path)).write(3, labels)
+    path = write_mask_png(str(tmp_path), 3, labels)
     assert os.path.basename(path) == "00003.png"
     img = Image.open(path)
     assert img.mode == "P" and img.size == (40, 30)
@@ -121,7 +126,7 @@ def test_output_writer_round_trip_at_input_size(tmp_path):
     out = str(tmp_path / "out")
     prepare_output_dir(out, overwrite=False)
     info = _info(path=_input(tmp_path))
-    writer = OutputWriter(out, info, write_overlay=True)
+    writer = OutputWriter(out, info, RunConfig(write_overlay=True))
     frames = np.random.default_rng(0).integers(0, 255, (6, 16, 20, 3), dtype=np.uint8)
     labels = np.zeros((6, 16, 20), np.uint8)
     labels[:, 4:8, 6:12] = 1
@@ -153,14 +158,14 @@ def test_output_writer_round_trip_at_input_size(tmp_path):
 
 
 def test_frames_must_be_written_in_order(tmp_path):
-    writer = OutputWriter(str(tmp_path), _info(), write_overlay=False)
+    writer = OutputWriter(str(tmp_path), _info(), RunConfig(write_overlay=False))
     with pytest.raises(RuntimeError, match="in order"):
         writer.write(np.zeros((1, 16, 20, 3), np.uint8), WindowMasks(start=2, labels=np.zeros((1, 16, 20), np.uint8)))
 
 
 def test_abort_leaves_no_partial_overlay(tmp_path):
     info = _info(path=_input(tmp_path))
-    writer = OutputWriter(str(tmp_path), info, write_overlay=True)
+    writer = OutputWriter(str(tmp_path), info, RunConfig(write_overlay=True))
     writer.write(np.zeros((2, 16, 20, 3), np.uint8), WindowMasks(start=0, labels=np.ones((2, 16, 20), np.uint8)))
     assert os.path.exists(tmp_path / "overlay.mp4.partial")
     writer.abort()
@@ -208,7 +213,8 @@ def test_overwrite_clears_only_previous_results(tmp_path):
 def test_background_writer_writes_everything_in_order(tmp_path, max_pending):
     from motionseg_trt.io.background import BackgroundWriter
 
-    writer = BackgroundWriter(OutputWriter(str(tmp_path), _info(), write_overlay=False), max_pending=max_pending)
+    writer = BackgroundWriter(OutputWriter(str(tmp_path), _info(), RunConfig(write_overlay=False)),
+                              max_pending=max_pending)
     for start in range(0, 6, 2):
         writer.write(np.zeros((2, 16, 20, 3), np.uint8),
                      WindowMasks(start=start, labels=np.full((2, 16, 20), start // 2 + 1, np.uint8)))
@@ -220,7 +226,7 @@ def test_background_writer_writes_everything_in_order(tmp_path, max_pending):
 def test_background_writer_raises_the_worker_error(tmp_path):
     from motionseg_trt.io.background import BackgroundWriter
 
-    writer = BackgroundWriter(OutputWriter(str(tmp_path), _info(path=_input(tmp_path)), write_overlay=True))
+    writer = BackgroundWriter(OutputWriter(str(tmp_path), _info(path=_input(tmp_path)), RunConfig(write_overlay=True)))
     writer.write(np.zeros((1, 16, 20, 3), np.uint8), WindowMasks(start=5, labels=np.zeros((1, 16, 20), np.uint8)))
     with pytest.raises(RuntimeError, match="in order"):
         writer.drain()

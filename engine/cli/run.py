@@ -11,6 +11,19 @@ from ..errors import InputError
 _DEFAULTS = RunConfig()
 
 
+class _ListOptions(argparse.Action):
+    """``--list-options``: print every stage setting and exit (like ``--version``, before INPUT is asked for)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from ..options import declared_options, format_options
+
+        print(format_options(declared_options()))
+        parser.exit()
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -31,7 +44,19 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _defaults_in_words(kind: str) -> str:
+    from .. import stages
+
+    words = [f"{stages.default_stage(kind, m)} ({m})" for m in stages.model_sets()]
+    if kind == "features":
+        words.append("or what the motion model / densifier needs")
+    return ", ".join(words)
+
+
 def register(subparsers) -> None:
+    from .. import stages
+    from ..runtime import backends
+
     p = subparsers.add_parser(
         "run", help="segment the moving objects of a video",
         description="Segment every object that moves on its own in INPUT (a video file or a folder of "
@@ -58,15 +83,14 @@ def register(subparsers) -> None:
                    help="process every Nth input frame instead (1: every frame)")
 
     m = p.add_argument_group("models")
-    m.add_argument("--models", choices=("embedded", "official"), default=_DEFAULTS.models,
+    m.add_argument("--models", choices=stages.model_sets(), default=_DEFAULTS.models,
                    help="model set (default embedded: no download needed)")
-    m.add_argument("--tracker", choices=("flow", "bootstapir"), default=None,
-                   help="point tracker (default: flow for embedded, bootstapir for official)")
-    m.add_argument("--motion-model", choices=("learned", "geometric", "official"), default=None,
-                   help="motion labeller (default: geometric, the best measured on real video; "
-                        "official for --models official)")
-    m.add_argument("--densifier", choices=("embedded", "sam2"), default=None,
-                   help="masks from moving tracks (default: embedded; sam2 for --models official)")
+    for flag, kind, what in (("--tracker", "tracker", "point tracker"),
+                             ("--features", "features", "features of the frames (depth, DINO)"),
+                             ("--motion-model", "labeller", "motion labeller"),
+                             ("--densifier", "densifier", "masks from moving tracks")):
+        m.add_argument(flag, choices=stages.names(kind), default=None,
+                       help=f"{what} (default: {_defaults_in_words(kind)})")
     m.add_argument("--classifier-checkpoint", metavar="PATH", help="official moseg.pth")
     m.add_argument("--sam2-checkpoint", metavar="PATH", help="SAM2 checkpoint (.pt)")
     m.add_argument("--sam2-config", default=_DEFAULTS.sam2_config, help="SAM2 model config name")
@@ -75,13 +99,16 @@ def register(subparsers) -> None:
     m.add_argument("--weights-dir", metavar="DIR", help="folder where `motionseg-trt download` put the weights")
 
     r = p.add_argument_group("runtime")
-    r.add_argument("--backend", choices=("onnxruntime", "trt", "torch"), default=_DEFAULTS.backend)
+    r.add_argument("--backend", choices=backends.backend_names(), default=_DEFAULTS.backend,
+                   help="runtime of the networks: " + "; ".join(f"{b.name}: {b.help}" for b in backends.BACKENDS))
     r.add_argument("--fp16", action="store_true", help="half precision on GPU (no effect on CPU)")
     r.add_argument("--device", choices=("cpu", "cuda"), default=_DEFAULTS.device)
     r.add_argument("--threads", type=_positive_int, default=None, help="CPU threads (default: all)")
     r.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="advanced stage setting (RunConfig.extra, see docs/readme/*.md), repeatable, "
-                        "e.g. geo_outlier_k=3 or random_weights=true")
+                   help="a stage setting (repeatable), e.g. geo_outlier_k=3 or random_weights=true; "
+                        "--list-options lists them")
+    r.add_argument("--list-options", action=_ListOptions,
+                   help="list every stage setting (name, default, limits, stage, help) and exit")
 
     o = p.add_argument_group("output")
     o.add_argument("--no-overlay", action="store_true", help="do not write overlay.mp4")
@@ -92,13 +119,12 @@ def register(subparsers) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
-    from ..stages import default_motion_model
+    from ..stages import default_stage
 
     if not args.offline and args.stride > args.window:
         raise _UsageError(f"--stride ({args.stride}) must not exceed --window ({args.window})")
     from .options import parse_options
 
-    official = args.models == "official"
     try:
         extra = parse_options(args.option)
     except ValueError as exc:
@@ -106,7 +132,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     if args.sam2_image_size:
         extra["sam2_image_size"] = args.sam2_image_size
     if args.overlay_size:
-        from ..io.overlay import parse_overlay_size
+        from ..io.sinks.overlay import parse_overlay_size
 
         try:
             parse_overlay_size(args.overlay_size)
@@ -123,9 +149,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         fps=args.fps,
         vid_stride=args.vid_stride,
         models=args.models,
-        tracker=args.tracker or ("bootstapir" if official else "flow"),
-        motion_model=args.motion_model or ("official" if official else default_motion_model()),
-        densifier=args.densifier or ("sam2" if official else "embedded"),
+        tracker=args.tracker or default_stage("tracker", args.models),
+        features=args.features,
+        motion_model=args.motion_model or default_stage("labeller", args.models),
+        densifier=args.densifier or default_stage("densifier", args.models),
         classifier_checkpoint=args.classifier_checkpoint,
         sam2_checkpoint=args.sam2_checkpoint,
         sam2_config=args.sam2_config,

@@ -14,7 +14,6 @@ This is a modelling module (imports torch); the engine imports it lazily.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Optional
 
@@ -23,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .dino import (IMAGENET_MEAN, IMAGENET_STD, PATCH_SIZE, _read_state_dict, bake_position_embeddings,
+from .dino import (IMAGENET_MEAN, IMAGENET_STD, PATCH_SIZE, bake_position_embeddings,
                    legacy_transformers_keys, load_strict)
 
 # The published Depth-Anything-V2 *-hf configs (depth-anything/Depth-Anything-V2-{Small,Base,Large}-hf).
@@ -98,7 +97,9 @@ def build_depth_model(variant: str = "small", weights: Optional[str] = None, num
 def load_depth_weights(model, path: str) -> None:
     """A transformers Depth-Anything-V2 checkpoint (``model.safetensors`` file or its folder),
     with transformers-4 or -5 attention names."""
-    sd = legacy_transformers_keys(_read_state_dict(os.fspath(path)))
+    from ..state_dict import read_state_dict
+
+    sd = legacy_transformers_keys(read_state_dict(path, "Depth-Anything-V2 weights")[0])
     if any(k.startswith("pretrained.") for k in sd):
         from ..errors import ModelFileError
 

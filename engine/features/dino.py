@@ -21,10 +21,8 @@ This is a modelling module (imports torch); the engine imports it lazily.
 from __future__ import annotations
 
 import math
-import os
 import types
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional
 
 import numpy as np
@@ -108,32 +106,6 @@ def build_dino_backbone(variant: str = "vitb14", weights: Optional[str] = None,
 # Weight loading: torch-hub .pth (dinov2_vitb14_pretrain.pth) or a transformers checkpoint
 # (facebook/dinov2-base: model.safetensors, old or new attention names), file or folder.
 
-def _read_state_dict(path: str) -> dict:
-    p = Path(path)
-    if p.is_dir():
-        for name in ("model.safetensors", "pytorch_model.bin"):
-            if (p / name).exists():
-                p = p / name
-                break
-        else:
-            raise ModelFileError(f"{path}: no model.safetensors or pytorch_model.bin in this folder")
-    if not p.exists():
-        raise ModelFileError(f"weight file not found: {p}")
-    try:
-        if p.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            sd = load_file(str(p))
-        else:
-            sd = torch.load(str(p), map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any parse failure is a bad file for the user
-        raise ModelFileError(f"{p}: cannot read weights ({exc})") from exc
-    for key in ("model", "state_dict", "teacher"):
-        if isinstance(sd, dict) and key in sd and isinstance(sd[key], dict):
-            sd = sd[key]
-    return dict(sd)
-
-
 def hub_to_transformers_keys(sd: dict, num_heads: int) -> dict:
     """Map torch-hub DINOv2 keys (``blocks.N.attn.qkv``) onto transformers' ``Dinov2Model`` keys."""
     out = {}
@@ -212,7 +184,9 @@ def load_strict(model, sd: dict, what: str) -> None:
 
 
 def load_dino_weights(model, path: str) -> None:
-    sd = _read_state_dict(os.fspath(path))
+    from ..state_dict import read_state_dict
+
+    sd, _ = read_state_dict(path, "DINOv2 weights")
     if any(k.startswith("blocks.") for k in sd):
         sd = hub_to_transformers_keys(sd, model.config.num_attention_heads)
     else:

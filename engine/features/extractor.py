@@ -1,10 +1,8 @@
 """The official model set's feature stage: Depth-Anything-V2 disparity for every frame of a window
 and DINOv2 key maps for the tracks' query frames, through the configured runtime backend.
 
-Options (``RunConfig.extra``): ``dino_variant`` (vitb14 | vits14), ``dino_stride`` (7),
-``dino_layer`` (11), ``depth_variant`` (small | large), ``depth_batch`` (frames per depth call, 4), ``dino_batch`` (1),
-``dino_weights`` / ``depth_weights`` (local paths, else the downloaded files), ``random_weights``
-(plumbing tests only; an explicit path still wins), ``dino_layers`` / ``depth_layers`` (shrunk test networks).
+Its settings are :data:`OPTIONS` (``random_weights`` gives random networks for plumbing tests; an
+explicit ``dino_weights`` / ``depth_weights`` path still wins).
 
 Overlapping windows share frames: maps already computed for a global frame index are reused, so in
 streaming each frame goes through each network once.
@@ -18,9 +16,9 @@ import numpy as np
 
 from ..config import RunConfig
 from ..contracts import FrameWindow, Tracks, WindowFeatures
-from ..runtime.networks import NetworkSpec, make_network_runner, weights_tag
 from ..official_weights import DEPTH_WEIGHTS, DINO_WEIGHTS, resolve_weight
-
+from ..options import ENGINE_OPTIONS, Option, read_option, read_options
+from ..runtime.network import Graph, NetworkSpec, single, weights_tag
 
 # Query frames are sparse (every 10th frame officially), so batching DINO gains little, while a graph
 # without a fused attention kernel (ONNX Runtime CPU) holds a heads x tokens^2 matrix per image:
@@ -30,101 +28,121 @@ DINO_BATCH = 1
 EXPORT_VERSION = 1
 DEPTH_BATCH = 4
 
+OPTIONS = (
+    Option("dino_variant", "vitb14", "DINOv2 backbone (the official pipeline: vitb14)", choices=tuple(DINO_WEIGHTS)),
+    Option("dino_stride", 7, "patch-embedding stride (official 7: overlapping patches)", choices=(1, 2, 7, 14)),
+    Option("dino_layer", 11, "the block whose attention key is the feature", minimum=0),
+    Option("dino_batch", DINO_BATCH, "query frames per DINO call", minimum=1),
+    Option("dino_weights", None, "DINOv2 weights file (default: the downloaded one)", kind=str),
+    Option("dino_layers", None, "keep only this many ViT blocks (shrunk test networks)", kind=int, minimum=1),
+    Option("dino_f16_roundtrip", True, "round the DINO maps through float16, as the official feature files do"),
+    Option("depth_variant", "small", "Depth-Anything-V2 size (the official pipeline: large)",
+           choices=tuple(DEPTH_WEIGHTS)),
+    Option("depth_side", 518, "the depth network's shorter input side (rounded to multiples of 14)", positive=True),
+    Option("depth_batch", DEPTH_BATCH, "frames per depth call", minimum=1),
+    Option("depth_weights", None, "Depth-Anything-V2 weights (default: the downloaded ones)", kind=str),
+    Option("depth_layers", None, "keep only this many ViT blocks (shrunk test networks)", kind=int, minimum=1),
+)
 
-def _opt(config: RunConfig, key: str, default=None):
-    return (config.extra or {}).get(key, default)
 
-
-def _weights(config: RunConfig, registry_name: str, explicit_key: str) -> Optional[str]:
+def _weights(config: RunConfig, registry_name: str, explicit: Optional[str]) -> Optional[str]:
     """An explicit path, else None for random weights, else the downloaded file (or a clear error)."""
-    explicit = _opt(config, explicit_key)
-    if not explicit and _opt(config, "random_weights", False):
+    if not explicit and read_option(config, ENGINE_OPTIONS, "random_weights"):
         return None
     return resolve_weight(registry_name, explicit, config.weights_dir)
 
 
 def dino_network(config: RunConfig, height: int, width: int) -> NetworkSpec:
-    """The DINO key-feature network of ``config`` for a working resolution (build CLI and stage)."""
-    from .dino import DINO_VARIANTS, DinoSpec, dino_input_size
+    """The DINO key-feature network of ``config`` for a working resolution (``build`` and the stage)."""
 
-    spec = DinoSpec(_opt(config, "dino_variant", "vitb14"), int(_opt(config, "dino_stride", 7)),
-                    int(_opt(config, "dino_layer", 11)))
-    weights = _weights(config, DINO_WEIGHTS[spec.variant], "dino_weights")
-    layers = _opt(config, "dino_layers")
-    in_hw = dino_input_size(height, width)
+    def graph() -> Graph:
+        from .dino import DINO_VARIANTS, DinoSpec, dino_input_size
 
-    def build():
-        from .dino import build_dino_key_features
+        opt = read_options(config, OPTIONS)
+        spec = DinoSpec(opt["dino_variant"], opt["dino_stride"], opt["dino_layer"])
+        weights = _weights(config, DINO_WEIGHTS[spec.variant], opt["dino_weights"])
+        layers = opt["dino_layers"]
+        in_hw = dino_input_size(height, width)
 
-        return build_dino_key_features(height, width, spec, weights=weights, num_layers=layers, seed=0)
+        def module():
+            from .dino import build_dino_key_features
 
-    def export(path, fp16):
-        from motionseg_trt.export.dino import export_dino
+            return build_dino_key_features(height, width, spec, weights=weights, num_layers=layers, seed=0)
 
-        return export_dino(path, height, width, fp16=fp16, module=build())
+        def export(path, fp16):
+            from motionseg_trt.export.dino import export_dino
 
-    tag = f"L{layers}" if layers else ""
-    name = (f"dino_{spec.variant}{tag}_s{spec.stride}_k{spec.layer}_{height}x{width}_{weights_tag(weights)}"
-            f"_v{EXPORT_VERSION}")
-    batch = int(_opt(config, "dino_batch", DINO_BATCH))
-    profiles = {"pixel_values": ((1, 3, *in_hw), (1, 3, *in_hw), (batch, 3, *in_hw))}
-    info = {"dim": DINO_VARIANTS[spec.variant]["hidden_size"], "input_hw": in_hw}
-    return NetworkSpec(name, ("pixel_values",), ("dino_keys",), build, export, profiles, info)
+            return export_dino(path, height, width, fp16=fp16, module=module())
+
+        tag = f"L{layers}" if layers else ""
+        name = (f"dino_{spec.variant}{tag}_s{spec.stride}_k{spec.layer}_{height}x{width}_{weights_tag(weights)}"
+                f"_v{EXPORT_VERSION}")
+        batch = opt["dino_batch"]
+        profiles = {"pixel_values": ((1, 3, *in_hw), (1, 3, *in_hw), (batch, 3, *in_hw))}
+        info = {"dim": DINO_VARIANTS[spec.variant]["hidden_size"], "input_hw": in_hw}
+        return Graph(name, "dino", ("pixel_values",), ("dino_keys",), export, module, profiles, info)
+
+    return single("dino", graph)
 
 
 def depth_network(config: RunConfig, height: int, width: int) -> NetworkSpec:
-    from .depth import DepthSpec, depth_input_size
+    """The depth (disparity) network of ``config`` for a working resolution (``build`` and the stage)."""
 
-    spec = DepthSpec(_opt(config, "depth_variant", "small"), int(_opt(config, "depth_side", 518)))
-    weights = _weights(config, DEPTH_WEIGHTS[spec.variant], "depth_weights")
-    layers = _opt(config, "depth_layers")
-    in_hw = depth_input_size(height, width, spec.side)
+    def graph() -> Graph:
+        from .depth import DepthSpec, depth_input_size
 
-    def build():
-        from .depth import build_depth_disparity
+        opt = read_options(config, OPTIONS)
+        spec = DepthSpec(opt["depth_variant"], opt["depth_side"])
+        weights = _weights(config, DEPTH_WEIGHTS[spec.variant], opt["depth_weights"])
+        layers = opt["depth_layers"]
+        in_hw = depth_input_size(height, width, spec.side)
 
-        return build_depth_disparity(height, width, spec, weights=weights, num_layers=layers, seed=0)
+        def module():
+            from .depth import build_depth_disparity
 
-    def export(path, fp16):
-        from motionseg_trt.export.depth import export_depth
+            return build_depth_disparity(height, width, spec, weights=weights, num_layers=layers, seed=0)
 
-        return export_depth(path, height, width, fp16=fp16, module=build())
+        def export(path, fp16):
+            from motionseg_trt.export.depth import export_depth
 
-    tag = f"L{layers}" if layers else ""
-    name = (f"depth_{spec.variant}{tag}_{in_hw[0]}x{in_hw[1]}_to_{height}x{width}_{weights_tag(weights)}"
-            f"_v{EXPORT_VERSION}")
-    batch = int(_opt(config, "depth_batch", DEPTH_BATCH))
-    profiles = {"pixel_values": ((1, 3, *in_hw), (batch, 3, *in_hw), (batch, 3, *in_hw))}
-    return NetworkSpec(name, ("pixel_values",), ("disparity",), build, export, profiles, {"input_hw": in_hw})
+            return export_depth(path, height, width, fp16=fp16, module=module())
+
+        tag = f"L{layers}" if layers else ""
+        name = (f"depth_{spec.variant}{tag}_{in_hw[0]}x{in_hw[1]}_to_{height}x{width}_{weights_tag(weights)}"
+                f"_v{EXPORT_VERSION}")
+        batch = opt["depth_batch"]
+        profiles = {"pixel_values": ((1, 3, *in_hw), (batch, 3, *in_hw), (batch, 3, *in_hw))}
+        return Graph(name, "depth", ("pixel_values",), ("disparity",), export, module, profiles, {"input_hw": in_hw})
+
+    return single("depth", graph)
 
 
 class OfficialFeatureExtractor:
     """:class:`~motionseg_trt.contracts.FeatureExtractor` of the official model set."""
 
+    OPTIONS = OPTIONS
+
     def __init__(self, config: RunConfig, log: Optional[Callable[[str], None]] = None):
         self.config = config
         # exports on a first run take a while: say so (``motionseg-trt build`` does it ahead of time)
         self.log = log or (lambda msg: print(f"motionseg-trt: {msg}", file=sys.stderr))
-        self.depth_batch = int(_opt(config, "depth_batch", DEPTH_BATCH))
-        self.dino_batch = int(_opt(config, "dino_batch", DINO_BATCH))
+        opt = read_options(config, OPTIONS)
+        self.depth_batch = opt["depth_batch"]
+        self.dino_batch = opt["dino_batch"]
+        self.dino_stride = opt["dino_stride"]
         # the official pipeline stores DINO maps as float16 and casts back: do the same for parity
-        self.dino_f16_roundtrip = bool(_opt(config, "dino_f16_roundtrip", True))
+        self.dino_f16_roundtrip = opt["dino_f16_roundtrip"]
         self._size = None
         self._depth = self._dino = None
         self._depth_seen: dict[int, np.ndarray] = {}
         self._dino_seen: dict[int, np.ndarray] = {}
-        # fail early (before decoding) on a bad option or missing weights
-        dino_variant = _opt(config, "dino_variant", "vitb14")
-        depth_variant = _opt(config, "depth_variant", "small")
-        if dino_variant not in DINO_WEIGHTS or depth_variant not in DEPTH_WEIGHTS:
-            raise ValueError(f"dino_variant must be one of {sorted(DINO_WEIGHTS)} and depth_variant one of "
-                             f"{sorted(DEPTH_WEIGHTS)}; got {dino_variant!r}, {depth_variant!r}")
-        _weights(config, DINO_WEIGHTS[dino_variant], "dino_weights")
-        _weights(config, DEPTH_WEIGHTS[depth_variant], "depth_weights")
-        if config.backend == "trt":  # say it before any output is written, not at the first window
-            from ..runtime.tensorrt import import_tensorrt
+        # fail early (before decoding) on missing weights
+        _weights(config, DINO_WEIGHTS[opt["dino_variant"]], opt["dino_weights"])
+        _weights(config, DEPTH_WEIGHTS[opt["depth_variant"]], opt["depth_weights"])
 
-            import_tensorrt(builder=False)
+    @classmethod
+    def network_specs(cls, config: RunConfig, frame_hw) -> list[NetworkSpec]:
+        return [dino_network(config, *frame_hw), depth_network(config, *frame_hw)]
 
     # -- runners, per working resolution ------------------------------------------------------------
     def _runners(self, height: int, width: int):
@@ -132,10 +150,12 @@ class OfficialFeatureExtractor:
             for r in (self._depth, self._dino):
                 if r is not None:
                     r.deactivate()
-            self.depth_spec = depth_network(self.config, height, width)
-            self.dino_spec = dino_network(self.config, height, width)
-            self._depth = make_network_runner(self.config, self.depth_spec, self.log).activate()
-            self._dino = make_network_runner(self.config, self.dino_spec, self.log).activate()
+            from ..runtime.dispatch import make_runner
+
+            depth, dino = depth_network(self.config, height, width), dino_network(self.config, height, width)
+            self.depth_graph, self.dino_graph = depth.graph(), dino.graph()
+            self._depth = make_runner(self.config, depth, self.log).activate()
+            self._dino = make_runner(self.config, dino, self.log).activate()
             self._size = (height, width)
             self._depth_seen.clear()
             self._dino_seen.clear()
@@ -167,7 +187,7 @@ class OfficialFeatureExtractor:
         for i in range(T):
             if (start + i) in self._depth_seen:
                 out[i] = self._depth_seen[start + i]
-        in_hw = self.depth_spec.info["input_hw"]
+        in_hw = self.depth_graph.info["input_hw"]
         for c in range(0, len(todo), self.depth_batch):
             idx = todo[c:c + self.depth_batch]
             res = self._depth.infer({"pixel_values": preprocess_depth(frames[idx], in_hw)})["disparity"]
@@ -179,9 +199,9 @@ class OfficialFeatureExtractor:
     def _dino_maps(self, frames: np.ndarray, start: int, query_frames: np.ndarray) -> np.ndarray:
         from .dino import dino_grid, preprocess_dino
 
-        in_hw = self.dino_spec.info["input_hw"]
-        h, w = dino_grid(*in_hw, stride=int(_opt(self.config, "dino_stride", 7)))
-        out = np.empty((len(query_frames), h, w, self.dino_spec.info["dim"]), np.float32)
+        in_hw = self.dino_graph.info["input_hw"]
+        h, w = dino_grid(*in_hw, stride=self.dino_stride)
+        out = np.empty((len(query_frames), h, w, self.dino_graph.info["dim"]), np.float32)
         todo = [int(q) for q in query_frames if (start + int(q)) not in self._dino_seen]
         for c in range(0, len(todo), self.dino_batch):
             idx = todo[c:c + self.dino_batch]

@@ -31,26 +31,19 @@ from typing import NamedTuple, Optional, Sequence
 import cv2
 import numpy as np
 
-from ..config import RunConfig, stage_option
+from ..config import RunConfig
+from ..options import Option, read_options
 
-DEFAULTS = {
-    "cut_detect": True,  # find hard cuts (tracks, stage state and object ids restart at each)
-    "cut_threshold": 0.4,  # smallest change of a cut (sum of the three cues, each about 0..1)
-    "cut_ratio": 2.0,  # a cut's change is this many times its neighbours'
-}
-LIMITS = {
-    "cut_threshold": {"positive": True},
-    "cut_ratio": {"minimum": 1.0},
-}
+OPTIONS = (
+    Option("cut_detect", True, "find hard scene cuts (tracks, stage state and object ids restart at each)"),
+    Option("cut_threshold", 0.4, "smallest change of a cut (the sum of three cues, each about 0..1)", positive=True),
+    Option("cut_ratio", 2.0, "a cut's change is this many times its neighbours'", minimum=1.0),
+)
 CUT_THUMB_WIDTH = 64
 LOOKAHEAD = 4  # frames after t that the decision on t needs (a flash may last this long)
 LOOKBACK = LOOKAHEAD + 1  # and frames before it
 RETURN_FRACTION = 0.5  # frames across a flash differ by at most this fraction of the flash's change
 WEAK_FRACTION = 0.4  # a change of cut_threshold * this counts when it stands out 2 * cut_ratio times
-
-
-def cut_options(config: RunConfig) -> dict:
-    return {k: stage_option(config, DEFAULTS, k, LIMITS) for k in DEFAULTS}
 
 
 class CutFeatures(NamedTuple):
@@ -85,7 +78,7 @@ class CutDetector:
     :data:`LOOKBACK` frames of features behind and :data:`LOOKAHEAD` ahead of the frame it decides on."""
 
     def __init__(self, config: Optional[RunConfig] = None):
-        opt = cut_options(config or RunConfig())
+        opt = read_options(config or RunConfig(), OPTIONS)
         self.enabled = bool(opt["cut_detect"])
         self.threshold = float(opt["cut_threshold"])
         self.ratio = float(opt["cut_ratio"])

@@ -1,19 +1,23 @@
 """The output folder: refuse to write into a non-empty one unless asked, and with ``overwrite`` clear
-only what a previous run wrote (never a user's other files)."""
+only what a previous run wrote (never a user's other files): the files of every registered output
+format (:mod:`.sinks`, their ``file_names``) and ``run.json``."""
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 
 from ..errors import OutputExistsError
 from .atomic import remove_temp_files
 
-MASKS_DIR = "masks"
-OVERLAY = "overlay.mp4"
-OVERLAY_PARTIAL = "overlay.mp4.partial"
-OBJECTS_JSON = "objects.json"
 RUN_JSON = "run.json"
-OUR_FILES = (OVERLAY, OVERLAY_PARTIAL, OBJECTS_JSON, RUN_JSON)
+
+
+def our_files() -> list[str]:
+    """Glob patterns (relative to the output folder) of everything a run writes."""
+    from .sinks import sink_classes
+
+    return [pattern for cls in sink_classes() for pattern in cls.file_names] + [RUN_JSON]
 
 
 def check_output_dir(out: str, overwrite: bool) -> None:
@@ -27,22 +31,20 @@ def check_output_dir(out: str, overwrite: bool) -> None:
 
 
 def prepare_output_dir(out: str, overwrite: bool) -> None:
-    """Check, clear the previous run's results when overwriting, and create ``out/masks``."""
+    """Check, clear the previous run's results when overwriting, and create ``out``."""
     check_output_dir(out, overwrite)
     if os.path.isdir(out) and overwrite:
         clear_previous_results(out)
-    os.makedirs(os.path.join(out, MASKS_DIR), exist_ok=True)
+    os.makedirs(out, exist_ok=True)
 
 
 def clear_previous_results(out: str) -> None:
     # Stale masks from a longer earlier run would otherwise sit beside the new ones.
-    masks = os.path.join(out, MASKS_DIR)
-    if os.path.isdir(masks):
-        for name in os.listdir(masks):
-            if name.endswith(".png"):
-                os.remove(os.path.join(masks, name))
-        remove_temp_files(masks)
-    for name in OUR_FILES:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(os.path.join(out, name))
-    remove_temp_files(out)
+    folders = {out}
+    for pattern in our_files():
+        for path in glob.glob(os.path.join(glob.escape(out), pattern)):
+            with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                os.remove(path)
+        folders.add(os.path.dirname(os.path.join(out, pattern)))
+    for folder in folders:
+        remove_temp_files(folder)

@@ -24,17 +24,17 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from ..config import RunConfig, stage_option
+from ..config import RunConfig
 from ..contracts import VideoInfo
 from .cuts import LOOKAHEAD, LOOKBACK, CutDetector, cut_features
+from ..options import Option, read_options
 from .decode import DecodeStatus, FrameReader
 
-DEFAULTS = {
-    # a frame that differs from the last distinct one by at most this many grey levels (0-255) at
-    # every pixel of its 128 px wide thumbnail repeats it; 0: never drop a frame as a repeat
-    "dup_max_diff": 8,
-}
-LIMITS = {"dup_max_diff": {"minimum": 0}}
+OPTIONS = (
+    Option("dup_max_diff", 8, "a frame that differs from the last distinct one by at most this many grey levels "
+                              "(0-255) at every pixel of its 128 px wide thumbnail repeats it and is not "
+                              "processed; 0: never", minimum=0),
+)
 AUTO_FPS = 24.0  # high frame rates are sampled down to this
 AUTO_FROM_FPS = 2 * AUTO_FPS  # ... from this input rate on (below it every distinct frame is processed)
 
@@ -136,7 +136,7 @@ class Timeline:
         config = config or RunConfig()
         self.reader = reader
         self.sampling = choose_sampling(reader.info.fps, config.fps, config.vid_stride)
-        self.dup_max_diff = int(stage_option(config, DEFAULTS, "dup_max_diff", LIMITS))
+        self.dup_max_diff = int(read_options(config, OPTIONS)["dup_max_diff"])
         self.cuts = CutDetector(config)
         self.report = TimelineReport(sampling=self.sampling.describe(), input_fps=round(reader.info.fps, 3),
                                      processed_fps=round(self.processed_fps, 3))

@@ -18,8 +18,9 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from ..config import RunConfig, stage_option
+from ..config import RunConfig
 from ..contracts import FrameWindow, MotionLabels, Tracks, WindowMasks
+from ..options import Option, read_options
 from ..units import frames_for, space_unit
 from .grouping import ObjectIds, group_tracks
 
@@ -28,35 +29,21 @@ GRID_PX = 4.0
 # Grouping compares tracks at frames this many seconds apart (4 frames at 24 fps).
 GROUP_STEP_S = 1.0 / 6.0
 
-DEFAULTS = {
-    "densifier_version": "v2",  # v2 measured better on davis16-dev (docs/readme/embedded-vision.md)
-    "fill_sigma": 1.0,  # splat Gaussian sigma, in track spacings
-    "fill_link": 2.5,  # grouping link distance, in track spacings
-    "fill_min_tracks": 4,  # smallest object, in tracks
-    "fill_max_objects": 8,  # at most this many objects per window (the largest)
-    "fill_bg_prior": 0.05,  # background vote where no track is near (fraction of one track's peak)
-    "fill_guided_radius": 8,  # guided filter radius, px of an 854x480 frame (scales with sqrt(area))
-    "fill_guided_eps": 1e-3,
-    "fill_colour_weight": 2.0,  # v2: exponent of the colour likelihood
-    "fill_temporal_weight": 0.5,  # v2: weight of the previous frame's carried mask against the votes
-}
-# What each option may be (stage_option's checks): a bad --option is a usage error, not a traceback.
-LIMITS = {
-    "densifier_version": {"choices": ("v1", "v2")},
-    "fill_sigma": {"positive": True},
-    "fill_link": {"positive": True},
-    "fill_min_tracks": {"minimum": 1},
-    "fill_max_objects": {"minimum": 1},
-    "fill_bg_prior": {"minimum": 0.0},
-    "fill_guided_radius": {"minimum": 1},
-    "fill_guided_eps": {"positive": True},
-    "fill_colour_weight": {"minimum": 0.0},
-    "fill_temporal_weight": {"minimum": 0.0},
-}
-
-
-def _option(config: RunConfig, name: str):
-    return stage_option(config, DEFAULTS, name, LIMITS)
+OPTIONS = (
+    Option("densifier_version", "v2", "v2: colour model and carried masks; v1: the plain vote",
+           choices=("v1", "v2")),
+    Option("fill_sigma", 1.0, "splat Gaussian sigma, in track spacings", positive=True),
+    Option("fill_link", 2.5, "grouping link distance, in track spacings", positive=True),
+    Option("fill_min_tracks", 4, "smallest object, in tracks", minimum=1),
+    Option("fill_max_objects", 8, "at most this many objects per window (the largest)", minimum=1),
+    Option("fill_bg_prior", 0.05, "background vote where no track is near (fraction of one track's peak)",
+           minimum=0.0),
+    Option("fill_guided_radius", 8, "guided filter radius, px of an 854x480 frame (scales with sqrt(area))", minimum=1),
+    Option("fill_guided_eps", 1e-3, "guided filter regularisation", positive=True),
+    Option("fill_colour_weight", 2.0, "v2: exponent of the colour likelihood", minimum=0.0),
+    Option("fill_temporal_weight", 0.5, "v2: weight of the previous frame's carried mask against the votes",
+           minimum=0.0),
+)
 
 
 def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
@@ -95,18 +82,21 @@ def splat(points: np.ndarray, weights: np.ndarray, shape: tuple[int, int], scale
 class EdgeFillDensifier:
     """``densify(window, tracks, labels) -> WindowMasks`` for ``window.emit_range``."""
 
+    OPTIONS = OPTIONS
+
     def __init__(self, config: Optional[RunConfig] = None):
         config = config or RunConfig()
-        self.version = _option(config, "densifier_version")
-        self.sigma = _option(config, "fill_sigma")
-        self.link = _option(config, "fill_link")
-        self.min_tracks = _option(config, "fill_min_tracks")
-        self.max_objects = _option(config, "fill_max_objects")
-        self.bg_prior = _option(config, "fill_bg_prior")
-        self.radius = _option(config, "fill_guided_radius")
-        self.eps = _option(config, "fill_guided_eps")
-        self.colour_weight = _option(config, "fill_colour_weight")
-        self.temporal_weight = _option(config, "fill_temporal_weight")
+        opt = read_options(config, OPTIONS)
+        self.version = opt["densifier_version"]
+        self.sigma = opt["fill_sigma"]
+        self.link = opt["fill_link"]
+        self.min_tracks = opt["fill_min_tracks"]
+        self.max_objects = opt["fill_max_objects"]
+        self.bg_prior = opt["fill_bg_prior"]
+        self.radius = opt["fill_guided_radius"]
+        self.eps = opt["fill_guided_eps"]
+        self.colour_weight = opt["fill_colour_weight"]
+        self.temporal_weight = opt["fill_temporal_weight"]
         self.ids = ObjectIds()
         self._previous: Optional[tuple[int, np.ndarray]] = None  # (global frame, low-res labels)
 

@@ -25,24 +25,22 @@ from typing import Optional
 
 import numpy as np
 
-from ..config import RunConfig, stage_option
+from ..config import RunConfig
 from ..contracts import FrameWindow, MotionLabels, Tracks, WindowMasks
+from ..options import Option, read_options
 
-DEFAULTS = {
-    # defaults from the 30 davis16-dev clips (docs/notes/footage.md): they drop most of the objects that
-    # lie off the ground truth and keep small real ones (a paraglider is 0.09 % of the frame)
-    "obj_min_area": 0.0005,  # median area over the object's frames, as a fraction of the frame
-    "obj_min_duration": 0.4,  # seconds between its first and its last frame (plus one frame)
-    "obj_min_score": 0.5,  # mean motion probability of the tracks inside its mask
-    "obj_relink_s": 0.5,  # a new id where a lost object was at most this long ago continues it (0: never)
-}
-LIMITS = {
-    "obj_min_area": {"minimum": 0.0, "maximum": 1.0},
-    "obj_min_duration": {"minimum": 0.0},
-    "obj_min_score": {"minimum": 0.0, "maximum": 1.0},
-    "obj_relink_s": {"minimum": 0.0},
-}
-
+# Defaults from the 30 davis16-dev clips (docs/notes/footage.md): they drop most of the objects that lie
+# off the ground truth and keep small real ones (a paraglider is 0.09 % of the frame).
+OPTIONS = (
+    Option("obj_min_area", 0.0005, "smallest median area of an object over its frames, as a fraction of the frame",
+           minimum=0.0, maximum=1.0),
+    Option("obj_min_duration", 0.4, "shortest life of an object, seconds from its first to its last frame (plus "
+                                    "one frame)", minimum=0.0),
+    Option("obj_min_score", 0.5, "smallest score of an object: the mean motion probability of the tracks inside "
+                                 "its mask", minimum=0.0, maximum=1.0),
+    Option("obj_relink_s", 0.5, "a new id where a lost object would now be, at most this many seconds after it "
+                                "was lost, continues it (0: never)", minimum=0.0),
+)
 
 RELINK_STEP = 4  # px: the last mask of each object is kept at 1/4 of the working resolution
 RELINK_GROW = 0.05  # of the frame's sqrt(area): how near a new id must appear to a lost object
@@ -53,10 +51,6 @@ RELINK_OVERLAP = 0.3  # of the smaller of the two masks
 # per second.
 MOVING_TRACKS_VISIBLE = 0.01
 PICTURE_MOVES = 0.05
-
-
-def _option(config: RunConfig, name: str):
-    return stage_option(config, DEFAULTS, name, LIMITS)
 
 
 @dataclass
@@ -110,11 +104,11 @@ class ObjectFilter:
     ``flush()`` at the end of the video."""
 
     def __init__(self, config: Optional[RunConfig] = None):
-        config = config or RunConfig()
-        self.min_area = float(_option(config, "obj_min_area"))
-        self.min_duration = float(_option(config, "obj_min_duration"))
-        self.min_score = float(_option(config, "obj_min_score"))
-        self.relink_s = float(_option(config, "obj_relink_s"))
+        opt = read_options(config or RunConfig(), OPTIONS)
+        self.min_area = float(opt["obj_min_area"])
+        self.min_duration = float(opt["obj_min_duration"])
+        self.min_score = float(opt["obj_min_score"])
+        self.relink_s = float(opt["obj_relink_s"])
         self.objects: dict[tuple, Evidence] = {}
         self._alias: dict[tuple, tuple] = {}  # (scene, densifier id) -> key of the object it continues
         self._pending: deque[_Pending] = deque()

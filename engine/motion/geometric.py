@@ -9,8 +9,8 @@ long gaps see slow motion), the camera-induced motion of the tracks is fitted ro
 The fundamental matrix is used only where the scene shows parallax that the homography cannot
 explain (its inlier set is clearly larger): otherwise it is ill-conditioned and would absorb the
 objects' motion into a wrong epipolar geometry. Each track's residual (transfer error, or Sampson
-distance) is normalised by the pair's robust residual scale, smoothed over its spatial neighbours
-(a moving object is a region, not a lone point), and averaged over the pairs where it is visible.
+distance) is normalised by the pair's robust residual scale and averaged, weighted by confidence, over
+the pairs where it is visible.
 
 When an object covers more of the image than the background does, RANSAC's best model is the
 object's. A second model is therefore fitted to the first one's outliers, and the model whose
@@ -22,45 +22,47 @@ from typing import NamedTuple, Optional
 
 import cv2
 import numpy as np
-from scipy.spatial import cKDTree
 
-from ..config import RunConfig, stage_option
+from ..config import RunConfig
 from ..contracts import FrameWindow, MotionLabels, Tracks, WindowFeatures
-from ..errors import OptionError
+from ..options import Option, read_options
 from ..units import frames_for, space_unit
 
-DEFAULTS = {
-    # time between the frames of the pairs, seconds (1, 4 and 12 frames at 24 fps); pairs start every
-    # max(1, gap // 2) frames
-    "geo_gaps_s": "0.04,0.17,0.5",
-    "geo_model": "homography",  # auto (homography unless parallax) | homography | fundamental
-    "geo_ransac_px": 1.0,  # RANSAC inlier threshold, px of an 854x480 frame (scales with sqrt(area))
-    "geo_parallax_gain": 0.1,  # F replaces H when it has this fraction more inliers
-    "geo_sigma_floor_px": 0.5,  # smallest residual scale, px of an 854x480 frame (scales with sqrt(area))
-    "geo_outlier_k": 3.0,  # a residual of k robust sigmas is the decision boundary
-    "geo_neighbours": 0,  # spatial smoothing: median over this many nearest tracks (0: off; costly, no gain measured)
-    "geo_two_models": 1,  # fit a second model and pick the background one by border coverage
-    "geo_threshold": 0.5,
-    "geo_fit_confidence": 0.5,  # only tracks this confident (textured, consistent) fit the camera
-    "geo_ransac_iters": 300,  # RANSAC iterations at most (non-rigid scenes, e.g. water, never converge)
-    "geo_fit_points": 600,  # at most this many tracks (evenly taken) fit each pair's model
-    "geo_prior_weight": 1.0,  # evidence of this many confident pairs that the track is static
-}
-# What each option may be (stage_option's checks): a bad --option is a usage error, not a traceback.
-LIMITS = {
-    "geo_model": {"choices": ("auto", "homography", "fundamental")},
-    "geo_ransac_px": {"positive": True},
-    "geo_parallax_gain": {"minimum": 0.0},
-    "geo_sigma_floor_px": {"positive": True},
-    "geo_outlier_k": {"positive": True},
-    "geo_neighbours": {"minimum": 0},
-    "geo_two_models": {"choices": (0, 1)},
-    "geo_threshold": {"minimum": 0.0, "maximum": 1.0},
-    "geo_fit_confidence": {"minimum": 0.0, "maximum": 1.0},
-    "geo_ransac_iters": {"minimum": 1},
-    "geo_fit_points": {"minimum": 15},  # a fundamental matrix is fitted from 15 points or more
-    "geo_prior_weight": {"minimum": 0.0},
-}
+
+def parse_gaps(text: str) -> tuple[float, ...]:
+    """``geo_gaps_s``: comma-separated gaps in seconds, each above 0."""
+    try:
+        gaps = tuple(float(g) for g in str(text).split(","))
+    except ValueError:
+        gaps = ()
+    if not gaps or min(gaps) <= 0 or not all(np.isfinite(gaps)):
+        raise ValueError("expected comma-separated gaps in seconds, above 0, e.g. 0.04,0.17,0.5")
+    return gaps
+
+
+OPTIONS = (
+    Option("geo_gaps_s", "0.04,0.17,0.5", "time between the frames of the pairs, seconds (1, 4 and 12 frames at "
+                                          "24 fps); pairs start every max(1, gap // 2) frames", parse=parse_gaps),
+    Option("geo_model", "homography", "camera model: homography, fundamental, or auto (homography unless parallax)",
+           choices=("auto", "homography", "fundamental")),
+    Option("geo_ransac_px", 1.0, "RANSAC inlier threshold, px of an 854x480 frame (scales with sqrt(area))",
+           positive=True),
+    Option("geo_parallax_gain", 0.1, "F replaces H when it has this fraction more inliers", minimum=0.0),
+    Option("geo_sigma_floor_px", 0.5, "smallest residual scale, px of an 854x480 frame (scales with sqrt(area))",
+           positive=True),
+    Option("geo_outlier_k", 3.0, "a residual of k robust sigmas is the decision boundary", positive=True),
+    Option("geo_two_models", 1, "fit a second model and pick the background one by border coverage",
+           choices=(0, 1)),
+    Option("geo_threshold", 0.5, "moving-track threshold on the probability", minimum=0.0, maximum=1.0),
+    Option("geo_fit_confidence", 0.5, "only tracks this confident (textured, consistent) fit the camera",
+           minimum=0.0, maximum=1.0),
+    Option("geo_ransac_iters", 300, "RANSAC iterations at most (non-rigid scenes, e.g. water, never converge)",
+           minimum=1),
+    Option("geo_fit_points", 600, "at most this many tracks (evenly taken) fit each pair's model",
+           minimum=15),  # a fundamental matrix is fitted from 15 points or more
+    Option("geo_prior_weight", 1.0, "evidence of this many confident pairs that the track is static",
+           minimum=0.0),
+)
 
 
 # A pair's camera model "works" when it explains at least this fraction of the tracks it was fitted to
@@ -79,23 +81,6 @@ class PairEvidence(NamedTuple):
     weight: np.ndarray  # [M] their confidence (the smaller of the two frames')
     residual: np.ndarray  # [M] normalised residual r / (k sigma), clipped at 3; 1 = decision boundary
     homography: Optional[np.ndarray]  # [3, 3] the camera homography a -> b; None where F was used
-
-
-def _option(config: RunConfig, name: str):
-    return stage_option(config, DEFAULTS, name, LIMITS)
-
-
-def _gaps(config: RunConfig) -> tuple[float, ...]:
-    """``geo_gaps_s``: comma-separated gaps in seconds, each above 0."""
-    text = str(_option(config, "geo_gaps_s"))
-    try:
-        gaps = tuple(float(g) for g in text.split(","))
-    except ValueError:
-        gaps = ()
-    if not gaps or min(gaps) <= 0 or not all(np.isfinite(gaps)):
-        raise OptionError(f"--option geo_gaps_s={text}: expected comma-separated gaps in seconds, above 0, "
-                          f"e.g. {DEFAULTS['geo_gaps_s']}")
-    return gaps
 
 
 def gap_frames(gaps_s: tuple[float, ...], frame_interval: Optional[float]) -> tuple[int, ...]:
@@ -150,21 +135,23 @@ def border_coverage(points: np.ndarray, shape: tuple[int, int], band: float = 0.
 class GeometricLabeller:
     """``label(window, tracks, features) -> MotionLabels`` from camera-motion residuals."""
 
+    OPTIONS = OPTIONS
+
     def __init__(self, config: Optional[RunConfig] = None):
         config = config or RunConfig()
-        self.gaps_s = _gaps(config)
-        self.model = _option(config, "geo_model")
-        self.ransac_px = _option(config, "geo_ransac_px")
-        self.parallax_gain = _option(config, "geo_parallax_gain")
-        self.sigma_floor_px = _option(config, "geo_sigma_floor_px")
-        self.outlier_k = _option(config, "geo_outlier_k")
-        self.neighbours = _option(config, "geo_neighbours")
-        self.two_models = bool(_option(config, "geo_two_models"))
-        self.threshold = _option(config, "geo_threshold")
-        self.prior_weight = _option(config, "geo_prior_weight")
-        self.fit_confidence = _option(config, "geo_fit_confidence")
-        self.fit_points = _option(config, "geo_fit_points")
-        self.ransac_iters = _option(config, "geo_ransac_iters")
+        opt = read_options(config, OPTIONS)
+        self.gaps_s = opt["geo_gaps_s"]
+        self.model = opt["geo_model"]
+        self.ransac_px = opt["geo_ransac_px"]
+        self.parallax_gain = opt["geo_parallax_gain"]
+        self.sigma_floor_px = opt["geo_sigma_floor_px"]
+        self.outlier_k = opt["geo_outlier_k"]
+        self.two_models = bool(opt["geo_two_models"])
+        self.threshold = opt["geo_threshold"]
+        self.prior_weight = opt["geo_prior_weight"]
+        self.fit_confidence = opt["geo_fit_confidence"]
+        self.fit_points = opt["geo_fit_points"]
+        self.ransac_iters = opt["geo_ransac_iters"]
         self.last_models: list[str] = []  # which model each pair used (for diagnostics)
         self.last_fits: list[tuple[int, int, bool]] = []  # (a, b, the camera model works) per pair
         self.frames_judged = 0  # emitted frames so far, and those where no pair's camera model worked
@@ -252,9 +239,6 @@ class GeometricLabeller:
             spread = float(np.median(explained)) if len(explained) >= 8 else float(np.median(fitted))
             sigma = max(self.sigma_floor_px * unit, 1.4826 * spread)
             e = np.minimum(r / (self.outlier_k * sigma), 3.0)
-            if self.neighbours > 1 and len(sel) > self.neighbours:
-                _, nn = cKDTree(p).query(p, k=self.neighbours + 1)
-                e = np.median(e[nn], 1)
             yield PairEvidence(a, b, sel, w, e, h)
 
     def score_logit(self, evidence: np.ndarray, pairs: np.ndarray) -> np.ndarray:

@@ -1,44 +1,43 @@
 """The learned motion labeller: the paper's trajectory classifier with our own weights.
 
 The shipped weights (``motionseg_trt/weights/embedded_classifier_v2.safetensors``) were trained on
-procedurally generated clips (:mod:`motionseg_trt.synth`, :mod:`motionseg_trt.train`); the model
-card next to them says how. They use no DINO and no real depth, which the embedded stack does not
+procedurally generated clips by the training package (``training/`` of a source checkout,
+``motionseg-trt train``); the model card next to them says how. They use no DINO and no real depth, which the embedded stack does not
 have: their depth slot carries the geometric labeller's per-frame camera-model residuals, and the
 geometric logit is added to theirs as a prior (weights metadata ``evidence = camera_residual``,
 :mod:`.residual_features`), so the model learns to correct the camera model. Weights without that
-metadata key are scored from the tracks alone. ``config.extra["learned_weights"]`` points at another
-weights file written by ``motionseg-trt train``.
+metadata key are scored from the tracks alone. Option ``learned_weights`` points at another weights
+file written by ``motionseg-trt train``.
 
 Tracks are scored in random chunks of about ``learned_chunk`` tracks (128: the number per window the
 model saw in each training step): the attention across tracks then sees the context it was trained
 with, and the cost stays linear in the number of tracks. With camera-residual evidence, only the
 tracks whose geometric prior logit exceeds ``learned_min_prior_logit`` (-2) are scored: the shipped
-model's own logit never exceeds about +4.6 (DAVIS), so a track below -2 can never reach the 0.95
-threshold. Such a track keeps the geometric probability, and the model scores the other ~14 % of
-tracks (DAVIS: 61.4 J&F against 61.2 scoring every track). The moving set is
+model's own logit stays within a few units of its prior, so a track below -2 can never reach the 0.95
+threshold. Such a track keeps the geometric probability; skipping it makes the labeller several
+times faster. The moving set is
 ``prob > learned_threshold``, with the official fallback to the top 3 tracks when fewer than
 ``learned_min_tracks`` pass (so that the densifier still gets the most likely object rather than
 nothing only when the model is confident).
 
-Backends: ``config.backend == "torch"`` runs the PyTorch module; otherwise the module is exported to
-ONNX once per weights file (in the engine cache, as ``build`` does) and run through the runtime layer
-(ONNX Runtime; TensorRT where installed) with :func:`learned_network_spec`. The network's shape comes
-from the weights file's metadata (:func:`read_weights_config`), so once the graph is exported a run
-never imports torch (about 1.5 s of a short clip's start-up on this machine).
+The network runs through the runtime layer (:func:`learned_network`): on a backend that runs exported
+graphs it is exported to ONNX once per weights file (in the engine cache, as ``build`` does). The
+network's shape comes from the weights file's metadata (:func:`read_weights_config`), so once the
+graph is exported a run never imports torch (seconds of a short clip's start-up).
 """
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
-from ..config import RunConfig, stage_option
+from ..config import RunConfig
 from ..contracts import FrameWindow, MotionLabels, Tracks, WindowFeatures
 from ..errors import ModelFileError
+from ..options import Option, read_option, read_options
 
 WEIGHTS_NAME = "embedded_classifier_v2.safetensors"
 # Weights metadata "evidence": the depth slot carries the geometric camera-model residuals per frame
@@ -47,44 +46,25 @@ WEIGHTS_NAME = "embedded_classifier_v2.safetensors"
 CAMERA_RESIDUAL = "camera_residual"
 CAMERA_STABILISED = "camera_stabilised"
 EVIDENCE_KINDS = ("", CAMERA_RESIDUAL, CAMERA_STABILISED)
-DEFAULTS = {
-    "learned_threshold": 0.5,
-    "learned_min_tracks": 10,
+OPTIONS = (
+    Option("learned_weights", None, "weights file written by `motionseg-trt train` (default: the shipped v2)",
+           kind=str),
+    Option("learned_threshold", 0.5, "moving-track threshold (default: the one stored with the weights)",
+           minimum=0.0, maximum=1.0),
+    Option("learned_min_tracks", 10, "fewer passing tracks than this: the top 3 above half the threshold",
+           minimum=0),
     # the number of tracks per window the shipped weights saw in each training step (TrainConfig.tracks):
     # the context they were trained with, and the cross-track attention costs the square of it
-    "learned_chunk": 128,
-    "learned_seed": 0,
-    # with camera-residual evidence: tracks whose geometric prior logit is at or below this are not
-    # scored (they keep the geometric probability); -12 (the prior's bound) or below scores every track
-    "learned_min_prior_logit": -2.0,
-}
-# What each option may be (stage_option's checks): a bad --option is a usage error, not a traceback.
-LIMITS = {
-    "learned_threshold": {"minimum": 0.0, "maximum": 1.0},
-    "learned_min_tracks": {"minimum": 0},
-    "learned_chunk": {"minimum": 1},
-}
+    Option("learned_chunk", 128, "tracks scored together (random chunks of about this many)", minimum=1),
+    Option("learned_seed", 0, "seed of the chunks' shuffle (plus the window index)"),
+    # tracks at or below the gate keep the geometric probability; -12 (the prior's bound) scores every track
+    Option("learned_min_prior_logit", -2.0, "with camera-residual evidence: only tracks whose geometric prior "
+                                            "logit exceeds this are scored"),
+)
 
 
 def default_weights_path() -> Path:
     return Path(__file__).resolve().parent.parent / "weights" / WEIGHTS_NAME
-
-
-def save_weights(model, path, metadata: Optional[dict] = None) -> None:
-    """Write a model's state dict and its ``ClassifierConfig`` (JSON in the safetensors metadata)."""
-    from safetensors.torch import save_file
-
-    from .classifier.checkpoint import CONFIG_METADATA_KEY
-
-    config = json.dumps(model.config.to_dict())
-    # "classifier_config" is what classifier.checkpoint.load_classifier (build, export) reads
-    meta = {"format": "motionseg_trt.classifier", "config": config, CONFIG_METADATA_KEY: config}
-    meta.update({k: str(v) for k, v in (metadata or {}).items()})
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    tmp = str(path) + ".tmp"
-    save_file(state, tmp, metadata=meta)
-    os.chmod(tmp, 0o644)  # package data: readable by everyone
-    os.replace(tmp, path)
 
 
 def read_weights_config(path=None):
@@ -196,7 +176,7 @@ def score_tracks(predictor, tracks: Tracks, image_hw, chunk: int = 128, seed: in
 def _model_config(predictor):
     cfg = getattr(predictor, "model_config", None)
     if cfg is None:
-        cfg = getattr(predictor.backend, "config", None)
+        cfg = getattr(predictor.network, "config", None)
     if cfg is None:
         raise ValueError("cannot tell which inputs the classifier needs")
     return cfg
@@ -217,18 +197,19 @@ def select(prob: np.ndarray, threshold: float, min_tracks: int) -> np.ndarray:
 class LearnedLabeller:
     """``MotionLabeller`` with the shipped (or given) learned weights."""
 
+    OPTIONS = OPTIONS
+
     def __init__(self, config: Optional[RunConfig] = None):
+        from ..runtime.dispatch import make_runner
         from .classifier.predictor import ClassifierPredictor
 
         config = config or RunConfig()
         self.config = config
-        self.weights_path = Path(config.extra.get("learned_weights") or default_weights_path())
+        self.weights_path = weights_path_of(config)
         self.model_config, self.metadata = read_weights_config(self.weights_path)
         # the threshold chosen on the weights' validation clips (model card) unless overridden
-        defaults = dict(DEFAULTS)
-        if "threshold" in self.metadata:
-            defaults["learned_threshold"] = float(self.metadata["threshold"])
-        opt = {k: stage_option(config, defaults, k, LIMITS) for k in defaults}
+        stored = {"learned_threshold": float(self.metadata["threshold"])} if "threshold" in self.metadata else None
+        opt = read_options(config, OPTIONS, defaults=stored)
         self.threshold = opt["learned_threshold"]
         self.min_tracks = opt["learned_min_tracks"]
         self.chunk = opt["learned_chunk"]
@@ -242,17 +223,15 @@ class LearnedLabeller:
         from .geometric import GeometricLabeller
 
         self.geometric = GeometricLabeller(config) if self.evidence else None
-        if config.backend == "torch":
-            backend = self._load_model().to(config.device)  # the predictor feeds it on its own device
-        else:
-            from ..runtime.networks import make_network_runner
-
-            # the PyTorch module is loaded only if the graph has to be exported (first run)
-            spec = learned_network_spec(config, self.weights_path, self.model_config, self._load_model)
-            backend = make_network_runner(config, spec, log=_say_first_run)
-        self.predictor = ClassifierPredictor(backend, input_names=self.model_config.input_names,
-                                             threads=config.threads)
+        # the PyTorch module is loaded only to export the graph (first run) or to run it on PyTorch
+        spec = learned_network(config, self.weights_path, self.model_config, self._load_model)
+        runner = make_runner(config, spec, log=_say_first_run)
+        self.predictor = ClassifierPredictor(runner, input_names=self.model_config.input_names)
         self.predictor.model_config = self.model_config
+
+    @classmethod
+    def network_specs(cls, config: RunConfig, frame_hw) -> list:
+        return [learned_network(config)]
 
     def _load_model(self):
         if self.config.threads:
@@ -290,20 +269,25 @@ def _say_first_run(message: str) -> None:
           f"does it ahead)", file=sys.stderr)
 
 
-def learned_network_spec(config: RunConfig, weights_path=None, model_config=None, load_model=None):
+def weights_path_of(config: RunConfig) -> Path:
+    """The weights a run uses: option ``learned_weights``, else the shipped file."""
+    return Path(read_option(config, OPTIONS, "learned_weights") or default_weights_path())
+
+
+def learned_network(config: RunConfig, weights_path=None, model_config=None, load_model=None):
     """The runtime layer's description of the learned classifier (``build`` asks for the same, so a
     run finds the graph and engine it made): at most ``learned_chunk`` tracks (it scores in chunks) and
     the window's frames (the whole clip with ``clip_frames``, offline)."""
-    from .classifier.labeller import classifier_network_spec
+    from ..runtime.network import NetworkSpec
+    from .classifier.labeller import classifier_graph, clip_frames
 
-    extra = config.extra or {}
-    weights_path = Path(weights_path or extra.get("learned_weights") or default_weights_path())
-    if model_config is None:
-        model_config, _ = read_weights_config(weights_path)
-    if load_model is None:
-        def load_model():
-            return load_weights(weights_path)[0]
-    chunk = stage_option(config, DEFAULTS, "learned_chunk", LIMITS)  # the labeller's own reading of it
-    window = int(extra.get("clip_frames") or config.window)
-    return classifier_network_spec(model_config, str(weights_path), window, load_model, max_tracks=chunk,
-                                   label="learned_classifier")
+    weights_path = Path(weights_path or weights_path_of(config))
+    chunk = read_option(config, OPTIONS, "learned_chunk")
+    window = clip_frames(config)
+
+    def describe():
+        cfg = model_config if model_config is not None else read_weights_config(weights_path)[0]
+        load = load_model if load_model is not None else (lambda: load_weights(weights_path)[0])
+        return [classifier_graph("learned_classifier", cfg, str(weights_path), window, load, max_tracks=chunk)]
+
+    return NetworkSpec("learned_classifier", describe, f"T<= {window} frames")

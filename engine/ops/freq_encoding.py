@@ -15,6 +15,14 @@ differ by at most an ulp or two.
 
 Accepts NumPy arrays (-> NumPy) and torch tensors (-> torch, same device). float16/32 inputs give
 float32 output, float64 gives float64.
+
+Why no stage calls it: the classifier computes this encoding inside its exported graph
+(``freq_encode_torch``), where ONNX Runtime and TensorRT fuse it with the first layer on the device.
+Encoding on the host instead would send 44x the bytes per track and frame into the graph (88 channels
+for 2 coordinates) and change its numbers by an ulp, so the masks would no longer match the PyTorch
+reference bit for bit. This op is the encoding's reference implementation (exact, float64 once): the
+tests hold the graph's encoding and the official fixture to it, and it is the C++/CUDA kernel the
+design card asks for, ready for a host-side pipeline that needs the features themselves.
 """
 from __future__ import annotations
 

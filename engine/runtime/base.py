@@ -24,6 +24,9 @@ class Runner(abc.ABC):
 
     name = "runner"
     model_kind = "graph"  # what the error messages call the network: graph, engine, module
+    # True when it runs the module itself (any input shape it takes) rather than an export whose
+    # sizes were fixed when it was exported (callers pad to those)
+    eager = False
 
     def __init__(self, loader: Loader):
         self._loader = loader

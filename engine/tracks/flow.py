@@ -68,8 +68,9 @@ class FlowPair:
         return bilinear(field, xy_work * self.scale) / self.scale
 
 
-# Smallest long side of DIS's finest level with finest_scale = -1. Measured on the 30 DAVIS-2016 train
-# sequences (flow at 480 px, geometric labeller): 480 (full resolution) 59.7 J&F, 240 55.9.
+# Smallest long side of DIS's finest level with finest_scale = -1: the full flow resolution. A coarser
+# finest level spills a moving object's flow onto the flat ground around it, where re-seeded tracks
+# become false "moving" halos (docs/notes/2026-12-01-embedded-set-on-davis.md).
 FINEST_SIDE = 480
 
 

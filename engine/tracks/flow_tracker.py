@@ -23,38 +23,30 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from ..config import RunConfig, stage_option
+from ..config import RunConfig
 from ..contracts import FrameWindow, Tracks
+from ..options import Option, defaults_of, read_options
 from ..units import space_unit
 from .flow import DIS_PRESETS, DenseFlow, flow_scale, to_flow_gray
 
-DEFAULTS = {
-    "flow_side": 480,  # DIS runs on images of the area of a 16:9 frame with this longest side
-    "flow_preset": "ultrafast",  # DIS preset: ultrafast | fast | medium
-    "flow_finest_scale": -1,  # DIS finest pyramid level (0 = flow resolution); -1 = automatic
-    "track_spacing": 0.0,  # grid spacing, px of an 854x480 frame (scales with sqrt(area)); 0 = sqrt(H*W / track_target)
-    "track_target": 2000,  # about this many live tracks when the spacing is automatic
-    "max_per_cell": 2,  # tracks beyond this many in one grid cell end (the youngest first)
-    "fb_rel": 0.01,  # forward-backward test |w + w_b|^2 < fb_rel (|w|^2 + |w_b|^2) + fb_abs (flow px)
-    "fb_abs": 0.5,
-    "conf_sigma": 1.5,  # confidence = exp(-fb_err^2 / (2 sigma^2)), fb_err in flow px
-    "min_track_frames": 2,  # tracks seen in fewer frames of a window (and ended) are left out of it
-    "texture_floor": 1e-4,  # confidence *= lam / (lam + floor), lam = smallest structure-tensor eigenvalue
-}
-# What each option may be (stage_option's checks): a bad --option is a usage error, not a traceback.
-LIMITS = {
-    "flow_side": {"minimum": 32},  # DIS needs images of at least 12 px
-    "flow_preset": {"choices": tuple(DIS_PRESETS)},
-    "flow_finest_scale": {"minimum": -1},
-    "track_spacing": {"minimum": 0.0},
-    "track_target": {"minimum": 1},
-    "max_per_cell": {"minimum": 1},
-    "fb_rel": {"minimum": 0.0},
-    "fb_abs": {"minimum": 0.0},
-    "conf_sigma": {"positive": True},
-    "min_track_frames": {"minimum": 1},
-    "texture_floor": {"minimum": 0.0},
-}
+OPTIONS = (
+    Option("flow_side", 480, "DIS runs on images of the area of a 16:9 frame with this longest side (480x270; "
+                           "270x480 portrait)", minimum=32),  # DIS needs >= 12 px
+    Option("flow_preset", "ultrafast", "DIS preset", choices=tuple(DIS_PRESETS)),
+    Option("flow_finest_scale", -1, "DIS finest pyramid level (0 = flow resolution); -1 = automatic", minimum=-1),
+    Option("track_spacing", 0.0, "grid spacing, px of an 854x480 frame (scales with sqrt(area)); "
+                                   "0 = sqrt(H*W / track_target)", minimum=0.0),
+    Option("track_target", 2000, "about this many live tracks when the spacing is automatic", minimum=1),
+    Option("max_per_cell", 2, "tracks beyond this many in one grid cell end (the youngest first)", minimum=1),
+    Option("fb_rel", 0.01, "forward-backward test |w + w_b|^2 < fb_rel (|w|^2 + |w_b|^2) + fb_abs (flow px)",
+           minimum=0.0),
+    Option("fb_abs", 0.5, "absolute term of the forward-backward test (flow px)", minimum=0.0),
+    Option("conf_sigma", 1.5, "confidence = exp(-fb_err^2 / (2 sigma^2)), fb_err in flow px", positive=True),
+    Option("min_track_frames", 2, "tracks seen in fewer frames of a window (and ended) are left out of it",
+           minimum=1),
+    Option("texture_floor", 1e-4, "confidence *= lam / (lam + floor), lam = smallest structure-tensor eigenvalue",
+           minimum=0.0),
+)
 
 
 def defaults_signature() -> dict:
@@ -62,11 +54,7 @@ def defaults_signature() -> dict:
     finest-level rule. Caches of tracks hash it, so that a changed tracker never reuses old tracks."""
     from .flow import FINEST_SIDE
 
-    return dict(DEFAULTS, finest_side=FINEST_SIDE)
-
-
-def _option(config: RunConfig, name: str):
-    return stage_option(config, DEFAULTS, name, LIMITS)
+    return dict(defaults_of(OPTIONS), finest_side=FINEST_SIDE)
 
 
 class _FrameRecord:
@@ -81,19 +69,22 @@ class _FrameRecord:
 class FlowTracker:
     """``track(window) -> Tracks``: long-range tracks of one window, continuing those of the last."""
 
+    OPTIONS = OPTIONS
+
     def __init__(self, config: Optional[RunConfig] = None):
         config = config or RunConfig()
-        self.flow_side = _option(config, "flow_side")
-        self.spacing_option = _option(config, "track_spacing")
-        self.track_target = _option(config, "track_target")
-        self.max_per_cell = _option(config, "max_per_cell")
-        self.fb_rel = _option(config, "fb_rel")
-        self.fb_abs = _option(config, "fb_abs")
-        self.conf_sigma = _option(config, "conf_sigma")
-        self.texture_floor = _option(config, "texture_floor")
-        self.min_track_frames = _option(config, "min_track_frames")
+        opt = read_options(config, OPTIONS)
+        self.flow_side = opt["flow_side"]
+        self.spacing_option = opt["track_spacing"]
+        self.track_target = opt["track_target"]
+        self.max_per_cell = opt["max_per_cell"]
+        self.fb_rel = opt["fb_rel"]
+        self.fb_abs = opt["fb_abs"]
+        self.conf_sigma = opt["conf_sigma"]
+        self.texture_floor = opt["texture_floor"]
+        self.min_track_frames = opt["min_track_frames"]
         # one thread asked for (benchmarks running several processes): no second flow thread either
-        self._flow = DenseFlow(_option(config, "flow_preset"), self.flow_side, _option(config, "flow_finest_scale"),
+        self._flow = DenseFlow(opt["flow_preset"], self.flow_side, opt["flow_finest_scale"],
                                parallel=config.threads != 1)
         self._next_id = 0
         self._reset_state()

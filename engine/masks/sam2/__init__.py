@@ -3,7 +3,7 @@ the way the paper's official code does it (Stage 1 grouping, Stage 2 refinement,
 
 * :mod:`.loader`    builds SAM2 / SAM2.1 from the ``sam2`` package's configs (checkpoint or random init);
 * :mod:`.prompting` the prompting algorithm, written against a small predictor interface;
-* :mod:`.parts`     the exported-graph backend (ONNX Runtime) plugged into SAM2's video logic;
+* :mod:`.parts`     SAM2's four networks as one network description, run on any backend inside SAM2's video logic;
 * :mod:`.densifier` :class:`Sam2Densifier`, the streaming ``Densifier`` stage.
 
 Nothing heavy is imported here (torch / sam2 load when a densifier is built).

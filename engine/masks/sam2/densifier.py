@@ -9,18 +9,10 @@ window (the image features of the frames shared with the next window are handed 
 is encoded twice), so memory stays bounded however long the video is. Offline mode (one window) is exactly the
 official procedure.
 
-Backends (``config.backend``): ``torch`` runs the ``sam2`` package as is; ``onnxruntime`` (and
-``trt``) run SAM2's four networks as exported ONNX graphs (:mod:`.parts`), with sam2's own Python
-memory-bank logic around them.
-
-Settings read from ``config.extra`` (all optional):
-
-* ``sam2_image_size``: SAM2's square input size (default: the config's 1024; ``run --sam2-image-size``);
-  else the ``MOTIONSEG_SAM2_IMAGE_SIZE`` environment variable;
-* ``random_weights``: run without a checkpoint (tests and speed measurements only);
-* ``sam2_min_confidence``: 0.9, tracks count as visible where confidence > it (official selection);
-* ``sam2_feature_cache``: frames of image features kept per window (32, the default window);
-* ``sam2_memory_slots`` / ``sam2_pointer_slots``: pad the memory bank to fixed shapes (exported path).
+SAM2's four networks run through the runtime layer on the configured backend (:mod:`.parts`), with
+sam2's own Python memory-bank logic around them. Settings: :data:`OPTIONS` (``random_weights`` runs
+without a checkpoint: tests and speed measurements only); the image size falls back on the
+``MOTIONSEG_SAM2_IMAGE_SIZE`` environment variable.
 """
 from __future__ import annotations
 
@@ -31,19 +23,48 @@ import numpy as np
 
 from ...config import RunConfig
 from ...contracts import FrameWindow, MotionLabels, Tracks, WindowMasks
+from ...options import Option, read_option, read_options
 from .prompting import ObjectMasks, compose_labels, group_objects, merge_groups, refine_object
+
+IMAGE_SIZE_ENV = "MOTIONSEG_SAM2_IMAGE_SIZE"
+
+
+def _multiple_of_16(size: int) -> int:
+    if size % 16:
+        raise ValueError("must be a multiple of 16 (SAM2's stride)")
+    return size
+
+OPTIONS = (
+    Option("sam2_image_size", None, "SAM2's square input size, a multiple of 16 (default: the config's, 1024; "
+                                    "run --sam2-image-size)", kind=int, minimum=16, parse=_multiple_of_16),
+    Option("sam2_min_confidence", 0.9, "tracks count as visible where their confidence exceeds this (official "
+                                       "selection)", minimum=0.0, maximum=1.0),
+    Option("sam2_feature_cache", 32, "frames of image features kept per window", minimum=1),
+    Option("sam2_memory_slots", None, "pad the spatial memory to this many frames (static-shape engines)",
+           kind=int, minimum=1),
+    Option("sam2_pointer_slots", None, "pad the object-pointer memory to this many tokens (static-shape "
+                                       "engines)", kind=int, minimum=1),
+)
+
+
+def image_size_of(config: RunConfig) -> Optional[int]:
+    """SAM2's input size for ``config`` (``build`` and the run read it the same way)."""
+    size = read_option(config, OPTIONS, "sam2_image_size") or os.environ.get(IMAGE_SIZE_ENV)
+    return int(size) if size else None
 
 
 class Sam2Densifier:
     """The SAM2 ``Densifier`` stage (see the module docstring)."""
 
+    OPTIONS = OPTIONS
+
     def __init__(self, config: RunConfig, *, predictor=None, session_factory=None):
         self.config = config
-        extra = config.extra or {}
-        size = extra.get("sam2_image_size") or os.environ.get("MOTIONSEG_SAM2_IMAGE_SIZE")
-        self.image_size: Optional[int] = int(size) if size else None
-        self.min_confidence = float(extra.get("sam2_min_confidence", 0.9))
-        self.feature_cache = int(extra.get("sam2_feature_cache", 32))
+        opt = read_options(config, OPTIONS)
+        self.image_size: Optional[int] = image_size_of(config)
+        self.min_confidence = opt["sam2_min_confidence"]
+        self.feature_cache = opt["sam2_feature_cache"]
+        self.memory_slots, self.pointer_slots = opt["sam2_memory_slots"], opt["sam2_pointer_slots"]
         self._predictor = predictor
         # frames -> VideoSession; the default runs SAM2 (tests of the id logic may pass another source)
         self._session_factory = session_factory
@@ -60,11 +81,27 @@ class Sam2Densifier:
         self._last_emitted = None
 
     # -- model -----------------------------------------------------------------------------------
+    @classmethod
+    def network_specs(cls, config: RunConfig, frame_hw) -> list:
+        from .parts import sam2_network
+
+        return [sam2_network(config, image_size_of(config))]  # SAM2 works at its own size, whatever the video's
+
     @property
     def predictor(self):
         if self._predictor is None:
-            self._predictor = build_predictor(self.config, image_size=self.image_size)
+            self._predictor = self._build_predictor()
         return self._predictor
+
+    def _build_predictor(self):
+        """SAM2's video predictor with its networks on the configured backend."""
+        from .loader import build_sam2_video_model, resolve_checkpoint
+        from .parts import attach_runners
+
+        predictor = build_sam2_video_model(self.config.sam2_config, resolve_checkpoint(self.config),
+                                           device=self.config.device, image_size=self.image_size)
+        return attach_runners(predictor, self.config, self.image_size, memory_slots=self.memory_slots,
+                              pointer_slots=self.pointer_slots)
 
     # -- stage -----------------------------------------------------------------------------------
     def _session(self, window: FrameWindow):
@@ -72,10 +109,9 @@ class Sam2Densifier:
             return self._session_factory(window.frames)
         from .session import Sam2VideoSession
 
-        bf16 = bool(self.config.fp16) and self.config.backend == "torch"
         seed = {g - window.start: f for g, f in self._feature_carry.items() if 0 <= g - window.start < window.length}
         return Sam2VideoSession(self.predictor, window.frames, feature_cache_frames=self.feature_cache,
-                                autocast_bf16=bf16, seed_features=seed)
+                                seed_features=seed)
 
     def _keep_overlap_features(self, session, window: FrameWindow) -> None:
         """Frames this window shares with the next one are encoded once: keep their features."""
@@ -152,17 +188,3 @@ class Sam2Densifier:
         if not free:
             raise RuntimeError("more than 255 objects are tracked at once")
         return free[0]
-
-
-def build_predictor(config: RunConfig, *, image_size: Optional[int] = None):
-    """SAM2's video predictor for ``config`` with the networks on the chosen backend."""
-    from .loader import build_sam2_video_model, resolve_checkpoint
-
-    checkpoint = resolve_checkpoint(config)
-    predictor = build_sam2_video_model(config.sam2_config, checkpoint, device=config.device,
-                                       image_size=image_size)
-    if config.backend == "torch":
-        return predictor
-    from .parts import attach_exported_parts
-
-    return attach_exported_parts(predictor, config, checkpoint)

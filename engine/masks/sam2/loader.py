@@ -23,19 +23,6 @@ SAM2_CONFIGS = {
     "sam2_hiera_b+": "configs/sam2/sam2_hiera_b+.yaml",
     "sam2_hiera_l": "configs/sam2/sam2_hiera_l.yaml",
 }
-# the official checkpoint file names, for messages and the download command
-SAM2_CHECKPOINT_NAMES = {
-    "sam2.1_hiera_t": "sam2.1_hiera_tiny.pt",
-    "sam2.1_hiera_s": "sam2.1_hiera_small.pt",
-    "sam2.1_hiera_b+": "sam2.1_hiera_base_plus.pt",
-    "sam2.1_hiera_l": "sam2.1_hiera_large.pt",
-    "sam2_hiera_t": "sam2_hiera_tiny.pt",
-    "sam2_hiera_s": "sam2_hiera_small.pt",
-    "sam2_hiera_b+": "sam2_hiera_base_plus.pt",
-    "sam2_hiera_l": "sam2_hiera_large.pt",
-}
-
-
 def config_path(name: str) -> str:
     if name in SAM2_CONFIGS:
         return SAM2_CONFIGS[name]
@@ -135,13 +122,15 @@ def _float_memory_inputs(memory_attention) -> None:
 
 def resolve_checkpoint(config) -> Optional[str]:
     """The SAM2 checkpoint a run uses: ``--sam2-checkpoint``, else the downloaded one for
-    ``--sam2-config`` (``motionseg-trt download``); None only with ``extra["random_weights"]`` (tests,
+    ``--sam2-config`` (``motionseg-trt download``); None only with option ``random_weights`` (tests,
     speed benchmarks), never silently."""
+    from ...options import ENGINE_OPTIONS, read_option
+
     if config.sam2_checkpoint:
         if not os.path.isfile(config.sam2_checkpoint):
             raise ModelFileError(f"SAM2 checkpoint not found: {config.sam2_checkpoint}")
         return config.sam2_checkpoint
-    if (config.extra or {}).get("random_weights"):
+    if read_option(config, ENGINE_OPTIONS, "random_weights"):
         return None
     from ...official_weights import SAM2_WEIGHTS, resolve_weight
 

@@ -1,19 +1,20 @@
-"""SAM2's networks as exported graphs (``export/sam2.py``), run through ``motionseg_trt.runtime``
-runners, with sam2's own video logic (memory bank, object pointers, conditioning frames) around them.
+"""SAM2's networks as four graphs (``export/sam2.py``), run through ``motionseg_trt.runtime`` runners
+on the configured backend, with sam2's own video logic (memory bank, object pointers, conditioning
+frames) around them.
 
-:func:`attach_exported_parts` takes a ``SAM2VideoPredictor`` and swaps its four network calls for
-runner calls; everything else in the predictor stays as sam2 wrote it, so the masks follow the
-PyTorch path up to floating-point differences. The memory bank lives in sam2's Python state; only
-the memory *attention* sees it, as a spatial part (whole frames) and an object-pointer part, each
-optionally padded to a fixed number of slots with a validity mask (``sam2_memory_slots`` /
-``sam2_pointer_slots`` in ``config.extra``; needed by static-shape TensorRT engines).
+:func:`sam2_network` describes the four parts to the runtime layer (``build`` asks for the same);
+:func:`attach_parts` takes a ``SAM2VideoPredictor`` and swaps its four network calls for runner
+calls; everything else in the predictor stays as sam2 wrote it. The memory bank lives in sam2's
+Python state; only the memory *attention* sees it, as a spatial part (whole frames) and an
+object-pointer part, each optionally padded to a fixed number of slots with a validity mask
+(options ``sam2_memory_slots`` / ``sam2_pointer_slots``; needed by static-shape TensorRT engines).
 
-Small glue stays in PyTorch in both paths: the mask-prompt resize (antialiased bilinear), the
-multimask choice, the object-pointer projection MLP and the temporal encodings.
+Small glue stays in PyTorch: the mask-prompt resize (antialiased bilinear), the multimask choice, the
+object-pointer projection MLP and the temporal encodings.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -26,68 +27,41 @@ def _np(t) -> np.ndarray:
     return np.ascontiguousarray(t.detach().float().cpu().numpy())
 
 
-def parts_dir(config: RunConfig, checkpoint: Optional[str], image_size: int):
-    """Folder of the exported graphs for these weights, config and image size."""
-    from ...runtime.networks import artifacts_dir, weights_tag
+def sam2_network(config: RunConfig, image_size: Optional[int], load_model: Optional[Callable] = None):
+    """SAM2's four parts for ``config`` (its weights, ``--sam2-config``, ``image_size``; None: the
+    config's own). ``load_model`` gives the video predictor when one is built already (a run); else
+    it is built from ``config`` on first use (``build``)."""
+    from ...runtime.network import Graph, NetworkSpec, once, weights_tag
 
-    return (artifacts_dir(config) / "onnx" / "sam2"
-            / f"{config.sam2_config}_{image_size}_{weights_tag(checkpoint)}_{EXPORT_VERSION}")
+    def describe():
+        from motionseg_trt.export.sam2 import PART_NAMES, export_part, part_io, part_module, trt_profiles
 
+        from .loader import build_sam2_video_model, resolve_checkpoint
 
-def export_parts_cached(predictor, config: RunConfig, checkpoint: Optional[str],
-                        fp16: Optional[bool] = None) -> dict[str, str]:
-    """Export the four graphs once per (weights, config, image size, precision); return their paths."""
-    from motionseg_trt.export.sam2 import PART_NAMES, export_part
+        checkpoint = resolve_checkpoint(config)
+        model = once(load_model or (lambda: build_sam2_video_model(config.sam2_config, checkpoint,
+                                                                  image_size=image_size)))
+        stem = f"sam2_{config.sam2_config}_{image_size or 'cfg'}px_{weights_tag(checkpoint)}_{EXPORT_VERSION}"
+        graphs = []
+        for part in PART_NAMES:
+            inputs, outputs, _ = part_io(part)
+            graphs.append(Graph(
+                f"{stem}_{part}", part, inputs, outputs,
+                export=lambda path, fp16, part=part: export_part(model(), part, path, fp16=fp16),
+                module=lambda part=part: part_module(model(), part),
+                profiles=lambda part=part: trt_profiles(model(), part)))
+        return graphs
 
-    if fp16 is None:
-        # --fp16 only means something on a GPU (as everywhere in the CLI). TensorRT always builds
-        # from the float32 graph (its loader applies the precision), as `motionseg-trt build` does,
-        # so both find the same ONNX file and the same engine.
-        fp16 = bool(config.fp16) and config.device == "cuda" and config.backend != "trt"
-    out_dir = parts_dir(config, checkpoint, predictor.image_size)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for part in PART_NAMES:
-        path = out_dir / (part + (".fp16.onnx" if fp16 else ".onnx"))
-        if not path.exists():
-            export_part(predictor, part, str(path), fp16=fp16)
-        paths[part] = str(path)
-    return paths
-
-
-def engine_name(part: str) -> str:
-    """Name of a part's TensorRT engine-cache entry (``motionseg-trt build`` uses the same)."""
-    return f"sam2_{part}"
-
-
-def engine_cache_dir(config: RunConfig) -> str:
-    """Where TensorRT engines live: the folder ``motionseg-trt build`` fills for every network."""
-    from ...runtime.networks import artifacts_dir
-
-    return str(artifacts_dir(config) / "trt")
+    return NetworkSpec("sam2", describe, config.sam2_config)
 
 
 class Sam2PartRunners:
-    """The four runners plus the calls sam2's predictor makes, in sam2's tensor layouts.
+    """The four runners (``{part: Runner}``) plus the calls sam2's predictor makes, in sam2's tensor
+    layouts."""
 
-    On TensorRT each part is built from ``paths`` with the shape profiles of
-    ``export.sam2.trt_profiles`` into ``trt_cache_dir`` under :func:`engine_name`, exactly what
-    ``export.sam2.build_targets`` hands to ``motionseg-trt build``."""
-
-    def __init__(self, predictor, paths: dict[str, str], *, backend: str = "onnxruntime",
-                 fp16: bool = False, device: str = "cpu", threads: Optional[int] = None,
-                 memory_slots: Optional[int] = None, pointer_slots: Optional[int] = None,
-                 trt_cache_dir: Optional[str] = None):
-        from motionseg_trt.export.sam2 import trt_profiles
-
-        from ...runtime import make_runner
-
-        providers = ["cuda", "cpu"] if device == "cuda" else ["cpu"]
-        self.runners = {}
-        for name, path in paths.items():
-            kwargs = {"intra_op_threads": threads} if backend == "onnxruntime" else \
-                {"profiles": trt_profiles(predictor, name), "name": engine_name(name), "cache_dir": trt_cache_dir}
-            self.runners[name] = make_runner(path, backend, fp16=fp16, providers=providers, **kwargs)
+    def __init__(self, predictor, runners: dict, *, memory_slots: Optional[int] = None,
+                 pointer_slots: Optional[int] = None):
+        self.runners = runners
         self.model = predictor
         self.memory_slots = memory_slots
         self.pointer_slots = pointer_slots
@@ -271,14 +245,14 @@ def attach_parts(predictor, parts: Sam2PartRunners):
     return predictor
 
 
-def attach_exported_parts(predictor, config: RunConfig, checkpoint: Optional[str]):
-    """Export (once, cached) and attach the graphs for ``config.backend``."""
-    extra = config.extra or {}
-    paths = export_parts_cached(predictor, config, checkpoint)
-    fp16 = bool(config.fp16) and (config.device == "cuda" or config.backend == "trt")
-    parts = Sam2PartRunners(predictor, paths, backend=config.backend, fp16=fp16,
-                            device=config.device, threads=config.threads,
-                            memory_slots=extra.get("sam2_memory_slots"),
-                            pointer_slots=extra.get("sam2_pointer_slots"),
-                            trt_cache_dir=engine_cache_dir(config))
-    return attach_parts(predictor, parts)
+def attach_runners(predictor, config: RunConfig, image_size: Optional[int], *, memory_slots: Optional[int] = None,
+                   pointer_slots: Optional[int] = None):
+    """Run the predictor's four networks on ``config.backend`` (exported once, cached, as ``build``
+    does)."""
+    from ...runtime.dispatch import make_runners
+
+    runners = make_runners(config, sam2_network(config, image_size, lambda: predictor), log=lambda m: None)
+    for runner in runners.values():  # loaded before the predictor's networks are swapped for the runners
+        runner.activate()
+    return attach_parts(predictor, Sam2PartRunners(predictor, runners, memory_slots=memory_slots,
+                                                   pointer_slots=pointer_slots))

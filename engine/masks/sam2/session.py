@@ -82,7 +82,7 @@ class Sam2VideoSession:
     """Prompt / propagate SAM2 on one window of frames (the :class:`VideoSession` interface)."""
 
     def __init__(self, predictor, frames: np.ndarray, *, feature_cache_frames: int = 32,
-                 autocast_bf16: bool = False, seed_features: dict | None = None):
+                 seed_features: dict | None = None):
         """``seed_features``: ``{local frame: (image, backbone_out)}`` already computed for these
         frames (the overlap with the previous window), so they are not encoded again."""
         import torch
@@ -115,17 +115,10 @@ class Sam2VideoSession:
         s["frames_tracked_per_obj"] = {}
         self.state = s
         self._torch = torch
-        # the official pipeline runs SAM2 under CUDA bfloat16 autocast (--fp16 with --backend torch)
-        self._autocast = autocast_bf16 and str(device).startswith("cuda")
 
     def _ctx(self):
-        import contextlib
-
-        stack = contextlib.ExitStack()
-        stack.enter_context(self._torch.inference_mode())
-        if self._autocast:
-            stack.enter_context(self._torch.autocast("cuda", dtype=self._torch.bfloat16))
-        return stack
+        # the networks' precision is their runners' (the backend's fp16 policy); the glue runs float32
+        return self._torch.inference_mode()
 
     def cached_features(self) -> dict:
         """``{local frame: (image, backbone_out)}`` currently cached (to seed the next window)."""

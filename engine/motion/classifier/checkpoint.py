@@ -1,5 +1,6 @@
 """Loading classifier weights: the official ``moseg.pth`` (entry ``model_state_dict``), plain state
-dicts saved by ``torch.save`` and safetensors files (ours carry the architecture in their metadata).
+dicts saved by ``torch.save`` and safetensors files (ours carry the architecture in their metadata),
+read by :func:`motionseg_trt.state_dict.read_state_dict`.
 
 Every failure is a :class:`~motionseg_trt.errors.ModelFileError` (exit code 5) that names the file and,
 for a mismatch, the missing, unexpected and wrong-shape keys.
@@ -13,63 +14,7 @@ from typing import Mapping, Optional
 from ...errors import ModelFileError
 
 CONFIG_METADATA_KEY = "classifier_config"
-TRUST_ENV = "MOTIONSEG_TRUST_CHECKPOINT"  # =1: allow full unpickling of .pth files (only for files you trust)
 _LIST_LIMIT = 12
-
-
-def _is_safetensors(path: str) -> bool:
-    # header: little-endian u64 length, then a JSON object
-    with open(path, "rb") as f:
-        head = f.read(9)
-    return len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < (1 << 31)
-
-
-def read_state_dict(path: str):
-    """Return ``(state_dict, metadata)``; ``state_dict`` maps names to CPU float tensors."""
-    import torch
-
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ModelFileError(f"classifier checkpoint not found: {path}")
-    metadata: dict = {}
-    if _is_safetensors(path):
-        from safetensors import safe_open
-
-        try:
-            with safe_open(path, framework="pt") as f:
-                metadata = dict(f.metadata() or {})
-                sd = {k: f.get_tensor(k) for k in f.keys()}
-        except Exception as exc:  # noqa: BLE001 - any parse failure is a bad file for the user
-            raise ModelFileError(f"{path}: not a readable safetensors file ({exc})") from None
-        return sd, metadata
-    trusted = os.environ.get(TRUST_ENV) == "1"
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=not trusted)
-    except Exception as exc:  # noqa: BLE001
-        hint = "" if trusted else (f" If it is a PyTorch checkpoint that holds more than tensors and you trust it, "
-                                   f"set {TRUST_ENV}=1.")
-        raise ModelFileError(f"{path}: not a PyTorch checkpoint or safetensors file "
-                             f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}).{hint}") from None
-    return extract_state_dict(obj, path), metadata
-
-
-def extract_state_dict(obj, path: str = "checkpoint") -> dict:
-    """The tensors of a loaded checkpoint: ``obj['model_state_dict']`` (official), ``obj['state_dict']``,
-    ``obj['model']`` or ``obj`` itself; a DataParallel ``module.`` prefix is removed."""
-    import torch
-
-    if isinstance(obj, Mapping):
-        for key in ("model_state_dict", "state_dict", "model"):
-            if key in obj and isinstance(obj[key], Mapping):
-                obj = obj[key]
-                break
-    if not isinstance(obj, Mapping) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ModelFileError(f"{path}: no state dict found (expected a dict of tensors, or one under "
-                             f"'model_state_dict' as in the official moseg.pth)")
-    sd = dict(obj)
-    if all(k.startswith("module.") for k in sd):
-        sd = {k[len("module."):]: v for k, v in sd.items()}
-    return sd
 
 
 def _fmt(keys, limit: int = _LIST_LIMIT) -> str:
@@ -145,7 +90,9 @@ def load_classifier(path: str, config=None):
     gives the official config)."""
     from .modeling import TrajectoryClassifier
 
-    sd, metadata = read_state_dict(path)
+    from ...state_dict import read_state_dict
+
+    sd, metadata = read_state_dict(path, "classifier checkpoint")
     cfg = config if config is not None else infer_config(sd, metadata)
     model = TrajectoryClassifier(cfg)
     check_state_dict(model.state_dict(), sd, source=os.fspath(path))

@@ -3,18 +3,18 @@
 ``OfficialClassifierLabeller(config).label(window, tracks, features) -> MotionLabels``:
 
 1. preprocessing of the window's :class:`Tracks` (+ depth / DINO :class:`WindowFeatures`) exactly as
-   the official pipeline (``preprocess.prepare_from_tracks``; ``config.extra["depth_sampling"]`` =
+   the official pipeline (``preprocess.prepare_from_tracks``; option ``depth_sampling`` =
    ``official`` (default: the released weights were trained with it) or ``correct``);
-2. the network on ``config.backend`` (torch / onnxruntime / trt, through the runtime layer; the ONNX
-   export is made on first use in the artifact folder that ``motionseg-trt build`` fills);
+2. the network through the runtime layer, on the configured backend (the ONNX export is made on
+   first use in the artifact folder that ``motionseg-trt build`` fills);
 3. the official selection rule (``select.select_moving``).
 
 Tracks with no visible frame get probability 0 and are never moving (the official code drops them).
 More than ``max_tracks`` (5000, the official cap) tracks are split into random groups of at most that
 size (fixed seed) and each group is classified on its own, so every track gets a label; the
-official code instead keeps a random 5000 and drops the rest. With ONNX Runtime on a CPU, whose graph
-holds the across-track attention weights ([T*4, N, N] float32), groups are also kept small enough to
-fit half the available memory (``extra["attention_budget_gb"]`` overrides), instead of failing.
+official code instead keeps a random 5000 and drops the rest. On a backend that holds the across-track
+attention weights in memory ([T*4, N, N] float32: ONNX Runtime on a CPU), groups are also kept small
+enough to fit half the available memory (option ``attention_budget_gb`` overrides), instead of failing.
 
 :class:`ClassifierLabellerCore` is the reusable part (any ``TrajectoryClassifier`` / runner +
 preprocessing + selection) for labellers running our own weights.
@@ -27,11 +27,23 @@ from typing import Optional
 import numpy as np
 
 from ...contracts import MotionLabels
+from ...options import ENGINE_OPTIONS, Option, read_option, read_options
 from .preprocess import ModelInputs, PreprocessConfig, ensure_visible_per_frame, prepare_from_tracks
 from .select import select_moving
 
 MAX_TRACKS = 5000
 OUTPUT_NAMES = ("logits", "prob")
+OPTIONS = (
+    Option("depth_sampling", "official", "how depth is sampled at the tracks: as the official code does "
+                                         "([-1,1] coordinates read as [0,1]; the released weights were trained "
+                                         "with it) or correct", choices=("official", "correct")),
+    Option("depth_png_quirk", True, "reproduce the official 16-bit depth PNGs read as 8 bit"),
+    Option("max_tracks", MAX_TRACKS, "tracks classified together at most (more are split into random groups)",
+           minimum=1),
+    Option("attention_budget_gb", None, "memory the across-track attention may take where a backend holds it "
+                                        "(ONNX Runtime on a CPU; default: half the available memory)",
+           kind=float, positive=True),
+)
 
 
 class ClassifierLabellerCore:
@@ -106,13 +118,12 @@ def _subset(inputs: ModelInputs, idx: np.ndarray) -> ModelInputs:
     return replace(sub, mask=(~visible).astype(np.float32))
 
 
-def classifier_network_spec(model_config, checkpoint: Optional[str], window: int, load_model,
-                            max_tracks: int = MAX_TRACKS, label: str = "classifier"):
-    """The runtime layer's description of the classifier network (same ONNX file name as the
-    ``build`` target, so a built artifact is found). ``load_model()`` gives the PyTorch module; it is
-    called only to export the graph or to run it with the torch backend, so that a run whose graph
+def classifier_graph(label: str, model_config, checkpoint: Optional[str], window: int, load_model,
+                     max_tracks: int = MAX_TRACKS):
+    """The runtime layer's description of the classifier graph. ``load_model()`` gives the PyTorch
+    module; it is called only to export the graph or to run it on PyTorch, so that a run whose graph
     is already exported never imports torch."""
-    from ...runtime.networks import NetworkSpec, weights_tag
+    from ...runtime.network import Graph, weights_tag
 
     t = max(2, int(window))
     profiles = {}
@@ -130,51 +141,74 @@ def classifier_network_spec(model_config, checkpoint: Optional[str], window: int
 
         return export_classifier(load_model(), path, fp16=fp16)
 
-    def build_module():
+    def module():
         from .modeling import ClassifierGraph
 
         return ClassifierGraph(load_model()).eval()
 
-    return NetworkSpec(name=f"{label}_{weights_tag(checkpoint)}", input_names=list(model_config.input_names),
-                       output_names=list(OUTPUT_NAMES), build_module=build_module,
-                       export=export, profiles=profiles, info={"config": model_config.to_dict()})
+    return Graph(name=f"{label}_{weights_tag(checkpoint)}", part=label, input_names=list(model_config.input_names),
+                 output_names=list(OUTPUT_NAMES), export=export, module=module, profiles=profiles,
+                 info={"config": model_config.to_dict()})
+
+
+def clip_frames(config) -> int:
+    """The frames a classifier graph is shaped for: ``clip_frames``, else the window."""
+    return int(read_option(config, ENGINE_OPTIONS, "clip_frames") or config.window)
+
+
+def official_classifier_network(config, model=None):
+    """The official classifier of ``config`` (``build`` and the labeller ask for the same graph): the
+    weights :func:`resolve_checkpoint` picks, ``model`` when the labeller has loaded them already."""
+    from ...runtime.network import NetworkSpec
+
+    window = clip_frames(config)
+
+    def describe():
+        checkpoint = resolve_checkpoint(config)
+        net = model if model is not None else load_classifier_or_random(checkpoint)
+        return [classifier_graph("classifier", net.config, checkpoint, window, lambda: net,
+                                 read_option(config, OPTIONS, "max_tracks"))]
+
+    return NetworkSpec("classifier", describe, f"T<= {window} frames")
 
 
 class OfficialClassifierLabeller:
     """The official classifier (``moseg.pth``) as a :class:`~motionseg_trt.contracts.MotionLabeller`."""
 
+    OPTIONS = OPTIONS
+
     def __init__(self, config, log=None):
-        from ...runtime.networks import make_network_runner
+        from ...runtime.dispatch import make_runner
         from .predictor import ClassifierPredictor
 
-        extra = config.extra or {}
+        opt = read_options(config, OPTIONS)
         checkpoint = resolve_checkpoint(config)
-        self.model = _load(checkpoint)
+        self.model = load_classifier_or_random(checkpoint)
         self.checkpoint = checkpoint
-        depth_sampling = extra.get("depth_sampling", "official")
-        preprocess = PreprocessConfig.for_model(self.model.config, depth_sampling=depth_sampling,
-                                                depth_png_quirk=bool(extra.get("depth_png_quirk", True)))
-        window = int(extra.get("clip_frames") or config.window)
-        spec = classifier_network_spec(self.model.config, checkpoint, window, lambda: self.model)
-        runner = make_network_runner(config, spec, log=log or (lambda m: None))
+        preprocess = PreprocessConfig.for_model(self.model.config, depth_sampling=opt["depth_sampling"],
+                                                depth_png_quirk=opt["depth_png_quirk"])
+        runner = make_runner(config, official_classifier_network(config, self.model), log=log or (lambda m: None))
         self.core = ClassifierLabellerCore(ClassifierPredictor(runner, input_names=list(self.model.input_names)),
-                                           preprocess,
-                                           max_tracks=int(extra.get("max_tracks", MAX_TRACKS)),
-                                           attention_budget_bytes=_attention_budget(config),
+                                           preprocess, max_tracks=opt["max_tracks"],
+                                           attention_budget_bytes=_attention_budget(config, opt["attention_budget_gb"]),
                                            motion_heads=self.model.config.motion_heads)
+
+    @classmethod
+    def network_specs(cls, config, frame_hw):
+        return [official_classifier_network(config)]
 
     def label(self, window, tracks, features) -> MotionLabels:
         return self.core.label(window, tracks, features)
 
 
-def _attention_budget(config) -> Optional[int]:
-    """Memory the unfused attention may take: only ONNX Runtime on CPU materialises it (torch uses a
-    fused kernel, TensorRT fuses the pattern). ``extra["attention_budget_gb"]``, else half of the
-    memory available now."""
-    device = str(getattr(config, "device", "cpu"))
-    if getattr(config, "backend", "") != "onnxruntime" or device.startswith("cuda"):
+def _attention_budget(config, gb: Optional[float] = None) -> Optional[int]:
+    """Memory the unfused attention may take, where the backend holds it (torch uses a fused kernel,
+    TensorRT fuses the pattern): ``gb`` (option ``attention_budget_gb``), else half of the memory
+    available now."""
+    from ...runtime.backends import get_backend
+
+    if not get_backend(config.backend).holds_attention_matrices(config):
         return None
-    gb = (config.extra or {}).get("attention_budget_gb")
     if gb:
         return int(float(gb) * 2**30)
     try:
@@ -190,16 +224,18 @@ def _attention_budget(config) -> Optional[int]:
 def resolve_checkpoint(config) -> Optional[str]:
     """The classifier weights of a run (and of ``build``): an explicit ``classifier_checkpoint``
     wins, as the feature stages' explicit paths do; else None (seeded random weights) with
-    ``extra["random_weights"]``; else the downloaded ``moseg.pth`` (or a clear error)."""
+    ``random_weights``; else the downloaded ``moseg.pth`` (or a clear error)."""
     from ...official_weights import resolve_weight
 
-    if not config.classifier_checkpoint and (config.extra or {}).get("random_weights"):
+    if not config.classifier_checkpoint and read_option(config, ENGINE_OPTIONS, "random_weights"):
         return None
     return resolve_weight("moseg", config.classifier_checkpoint, config.weights_dir)
 
 
-def _load(checkpoint: Optional[str]):
-    if checkpoint is None:  # random weights of the official shapes: plumbing checks only
+def load_classifier_or_random(checkpoint: Optional[str]):
+    """The classifier of ``checkpoint``, or (None) the seeded random weights of the official shapes
+    (plumbing checks only: ``build --random-weights`` exports the same)."""
+    if checkpoint is None:
         import torch
 
         from .modeling import TrajectoryClassifier

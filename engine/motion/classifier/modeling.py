@@ -2,7 +2,7 @@
 
 With ``ClassifierConfig()`` (the defaults) the module's ``state_dict`` has exactly the 200 keys and
 shapes of the released ``moseg.pth`` (entry ``model_state_dict``) and gives the official outputs
-(spec: ``shared/fixtures/segany_classifier/SPEC.md``). Other configurations (no DINO, no depth, other
+(as the golden fixture's specification of the official code describes it). Other configurations (no DINO, no depth, other
 widths) reuse the same code for our own trained weights.
 
 Interface (everything batched, channel-last, float32)::

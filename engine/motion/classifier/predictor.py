@@ -17,7 +17,7 @@ import numpy as np
 
 class ClassifierPredictor:
     def __init__(self, model_or_runner, input_names: Optional[list[str]] = None, threads: Optional[int] = None):
-        self.backend = model_or_runner
+        self.network = model_or_runner
         self.threads = threads
         self._is_torch = _is_torch_module(model_or_runner)
         # a TrajectoryClassifier and a Runner both say which inputs they take
@@ -25,7 +25,7 @@ class ClassifierPredictor:
 
     @property
     def kind(self) -> str:
-        return "torch" if self._is_torch else getattr(self.backend, "name", "runner")
+        return "torch" if self._is_torch else getattr(self.network, "name", "runner")
 
     def predict(self, inputs) -> tuple[np.ndarray, np.ndarray]:
         """One clip: :class:`~.preprocess.ModelInputs` -> ``(prob [N], logits [N])`` float32."""
@@ -38,7 +38,7 @@ class ClassifierPredictor:
     def predict_feed(self, feed: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         if self._is_torch:
             return self._run_torch(feed)
-        out = self.backend.infer({n: np.ascontiguousarray(feed[n], dtype=np.float32) for n in self.input_names})
+        out = self.network.infer({n: np.ascontiguousarray(feed[n], dtype=np.float32) for n in self.input_names})
         logits = np.asarray(out["logits"], np.float32)
         prob = np.asarray(out["prob"], np.float32) if "prob" in out else _sigmoid(logits)
         return prob, logits
@@ -46,7 +46,7 @@ class ClassifierPredictor:
     def _run_torch(self, feed):
         import torch
 
-        model = self.backend
+        model = self.network
         device = next(model.parameters()).device
         dtype = next(model.parameters()).dtype
         tensors = {n: torch.from_numpy(np.ascontiguousarray(feed[n], dtype=np.float32)).to(device, dtype)

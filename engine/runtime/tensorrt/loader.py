@@ -49,12 +49,6 @@ def trt_major(trt) -> int:
     return int(str(trt.__version__).split(".")[0])
 
 
-def default_cache_dir() -> Path:
-    from ...official_weights import cache_root
-
-    return cache_root() / "engines"
-
-
 def compute_capability() -> str:
     """The current CUDA device's compute capability, e.g. "9.0" (H100); UnavailableError without one."""
     try:
@@ -110,23 +104,6 @@ def fp16_onnx(onnx_path: str, out_dir: Optional[str] = None) -> str:
     return str(out)
 
 
-def dynamic_inputs(onnx_path: str) -> dict[str, tuple]:
-    """Graph inputs with at least one symbolic or unknown dimension: name -> dims (str or int)."""
-    import onnx
-
-    model = onnx.load(onnx_path, load_external_data=False)
-    init_names = {i.name for i in model.graph.initializer}
-    out = {}
-    for inp in model.graph.input:
-        if inp.name in init_names:
-            continue
-        dims = tuple(d.dim_param if d.dim_param else (d.dim_value if d.dim_value > 0 else "?")
-                     for d in inp.type.tensor_type.shape.dim)
-        if any(isinstance(d, str) for d in dims):
-            out[inp.name] = dims
-    return out
-
-
 class EngineFromOnnx(Loader):
     """Loader: ONNX file -> deserialised ``ICudaEngine`` (building and caching the plan as needed).
 
@@ -144,7 +121,11 @@ class EngineFromOnnx(Loader):
         self.onnx_path = os.fspath(onnx_path)
         self.fp16 = bool(fp16)
         self.profiles = normalize_profiles(profiles)
-        self.cache = EngineCache(cache_dir or str(default_cache_dir()))
+        if cache_dir is None:
+            from ...cache import cache_root
+
+            cache_dir = str(cache_root() / "engines" / "trt")
+        self.cache = EngineCache(cache_dir)
         self.timing_cache = timing_cache or str(Path(self.cache.root) / "timing.cache")
         self.workspace_bytes = workspace_bytes
         self.name = name or Path(self.onnx_path).stem

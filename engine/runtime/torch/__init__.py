@@ -1,4 +1,4 @@
 """PyTorch backend: the reference path, same runner interface as the ONNX backends."""
-from .runner import ModuleLoader, TorchRunner, make_torch_runner
+from .runner import ModuleLoader, TorchRunner
 
-__all__ = ["ModuleLoader", "TorchRunner", "make_torch_runner"]
+__all__ = ["ModuleLoader", "TorchRunner"]

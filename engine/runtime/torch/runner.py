@@ -24,15 +24,17 @@ class ModuleLoader(Loader):
 class TorchRunner(Runner):
     name = "torch"
     model_kind = "module"
+    eager = True  # runs the module itself: any input shape it takes (no static sizes of an export)
 
     def __init__(self, loader: Loader, input_names: Sequence[str], output_names: Sequence[str],
-                 device: str = "cpu", fp16: bool = False):
+                 device: str = "cpu", fp16: bool = False, threads: Optional[int] = None):
         super().__init__(loader)
         self._inputs = list(input_names)
         self._outputs = list(output_names)
         self.device = device
         # fp16 through autocast on CUDA only: CPU half kernels are slow or missing
         self.fp16 = bool(fp16) and str(device).startswith("cuda")
+        self.threads = threads  # torch's CPU threads while it runs (--threads), restored after
 
     def _activate_impl(self) -> None:
         self.module = self._loader()
@@ -48,8 +50,15 @@ class TorchRunner(Runner):
             self.activate()
         self._check_feed(feed)
         args = [torch.as_tensor(feed[n]).to(self.device) for n in self._inputs]
-        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=self.fp16):
-            outs = self.module(*args)
+        previous = torch.get_num_threads()
+        if self.threads:
+            torch.set_num_threads(int(self.threads))
+        try:
+            with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=self.fp16):
+                outs = self.module(*args)
+        finally:
+            if self.threads:
+                torch.set_num_threads(previous)
         if not isinstance(outs, (tuple, list)):
             outs = (outs,)
         if len(outs) != len(self._outputs):
@@ -61,9 +70,3 @@ class TorchRunner(Runner):
 
         outs = self.infer_torch({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in feed.items()})
         return {k: (v.float() if v.is_floating_point() else v).cpu().numpy() for k, v in outs.items()}
-
-
-def make_torch_runner(factory: Callable[[], object], input_names: Sequence[str], output_names: Sequence[str],
-                      device: Optional[str] = None, fp16: bool = False) -> TorchRunner:
-    return TorchRunner(ModuleLoader(factory, device or "cpu"), input_names, output_names,
-                       device=device or "cpu", fp16=fp16)

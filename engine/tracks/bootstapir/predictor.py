@@ -27,12 +27,9 @@ classifier fixture):
    frame" fix is left to the classifier's preprocessing (``motion/classifier/preprocess.py``), so that
    ``visible`` stays the network's own answer for the other stages.
 
-Options (``config.extra``): ``tracker_checkpoint`` (path; default: the downloaded
-``bootstapir_checkpoint_v2.pt``), ``random_weights`` (seeded random init, for plumbing tests),
-``tracker_query_stride`` (10), ``tracker_max_tracks`` (5000), ``tracker_query_chunk`` (256),
-``tracker_seed`` (0), ``tracker_frame_chunk`` (10), ``tracker_max_frames`` (TensorRT profile's longest
-window; default the window, 512 in offline mode). Backends: ``config.backend`` ``torch`` (CPU/CUDA,
-fp16 on CUDA), ``onnxruntime`` (exports the two graphs into the artifact folder on first use), ``trt``.
+Settings: :data:`OPTIONS` (``random_weights`` gives a seeded random network, for plumbing tests). The
+two graphs run through the runtime layer (:func:`tracker_network`, :class:`.engine.TapirEngine`) on the
+configured backend; exported to the artifact folder on first use when ``build`` has not done it.
 
 Quality note: without the real weights nothing here can show that tracks follow the video; tests
 check shapes, coordinate mapping, determinism and streaming ids, and the network's parity.
@@ -45,20 +42,23 @@ from typing import Optional
 
 import numpy as np
 
-from ...config import RunConfig, stage_option
+from ...config import RunConfig
 from ...contracts import FrameWindow, Tracks
+from ...options import ENGINE_OPTIONS, Option, read_option, read_options
 
 MODEL_SIZE = 256  # BootsTAPIR's training / inference resolution
-DEFAULTS = {
-    "tracker_query_stride": 10,
-    "tracker_max_tracks": 5000,
-    "tracker_query_chunk": 256,
-    "tracker_seed": 0,
-    "tracker_frame_chunk": 10,
-}
-# What each option may be (stage_option's checks): a bad --option is a usage error, not a traceback.
-LIMITS = {k: {"minimum": 1} for k in ("tracker_query_stride", "tracker_max_tracks", "tracker_query_chunk",
-                                      "tracker_frame_chunk")}
+OPTIONS = (
+    Option("tracker_checkpoint", None, "BootsTAPIR weights (default: the downloaded bootstapir_checkpoint_v2.pt)",
+           kind=str),
+    Option("tracker_query_stride", 10, "query frames: every this many frames (global index)", minimum=1),
+    Option("tracker_max_tracks", 5000, "tracks per window at most (a seeded random subset)", minimum=1),
+    Option("tracker_query_chunk", 256, "queries per call of the tracking graph (its static query count)",
+           minimum=1),
+    Option("tracker_seed", 0, "seed of the query draws"),
+    Option("tracker_frame_chunk", 10, "frames per call of the features graph", minimum=1),
+    Option("tracker_max_frames", None, "longest window of the TensorRT profile (default: the window; 512 "
+                                       "offline)", kind=int, minimum=2),
+)
 
 
 def grid_spacing(height: int, width: int) -> int:
@@ -123,31 +123,36 @@ class _Carry:
     visible: np.ndarray  # [N, T] network visibility (before the one-per-frame fix)
 
 
-def build_model(config: RunConfig):
-    """The network for ``config``: the checkpoint's weights, or seeded random ones (``random_weights``)."""
-    extra = config.extra or {}
-    if extra.get("random_weights"):
+def checkpoint_of(config: RunConfig) -> Optional[str]:
+    """The weights a run uses: None (seeded random) with ``random_weights``, else ``tracker_checkpoint``
+    or the downloaded file (a clear error when missing)."""
+    if read_option(config, ENGINE_OPTIONS, "random_weights"):
+        return None
+    from ...official_weights import resolve_weight
+
+    return resolve_weight("bootstapir", read_option(config, OPTIONS, "tracker_checkpoint"), config.weights_dir)
+
+
+def build_model(checkpoint: Optional[str]):
+    """The network with the weights of ``checkpoint``, or (None) seeded random ones."""
+    if checkpoint is None:
         import torch
 
         from .modeling import TAPIR
 
         torch.manual_seed(0)  # the same weights as `motionseg-trt build --random-weights` exports
         return TAPIR(pyramid_level=1).eval()
-    from ...official_weights import resolve_weight
     from .checkpoint import load_bootstapir
 
-    return load_bootstapir(resolve_weight("bootstapir", extra.get("tracker_checkpoint"), config.weights_dir))
+    return load_bootstapir(checkpoint)
 
 
 def trt_profiles(config: RunConfig, image_size: int = MODEL_SIZE, frame_chunk: int = 10):
-    """TensorRT ``(features_profile, track_profile)`` ``{input: (min, opt, max)}`` for ``config``.
-
-    One definition for ``motionseg-trt build`` and for the run, so their engine-cache entries match:
+    """TensorRT ``(features_profile, track_profile)`` ``{input: (min, opt, max)}`` for ``config``:
     frames in chunks of ``frame_chunk``; windows of 2 .. ``tracker_max_frames`` frames (default: the
-    window; 512 in offline mode, where one window is the whole clip), optimised for the window.
-    """
+    window; 512 in offline mode, where one window is the whole clip), optimised for the window."""
     s, t = int(image_size), max(2, int(config.window))
-    t_max = max(t, int((config.extra or {}).get("tracker_max_frames", 512 if config.offline else t)))
+    t_max = max(t, read_option(config, OPTIONS, "tracker_max_frames") or (512 if config.offline else t))
     fch = max(1, int(frame_chunk))
     feats = {"frames": ((1, s, s, 3), (fch, s, s, 3), (fch, s, s, 3))}
     track = {"hires": ((2, s // 4, s // 4, 128), (t, s // 4, s // 4, 128), (t_max, s // 4, s // 4, 128)),
@@ -155,52 +160,49 @@ def trt_profiles(config: RunConfig, image_size: int = MODEL_SIZE, frame_chunk: i
     return feats, track
 
 
-def build_engine(config: RunConfig, model=None, query_chunk: int = 256, frame_chunk: int = 10):
-    """A Torch or ONNX engine for ``config.backend`` (ONNX graphs exported / found in the artifact folder)."""
-    from .engine import OnnxTapirEngine, TorchTapirEngine
+def tracker_network(config: RunConfig, load_model=None, tag: Optional[str] = None):
+    """BootsTAPIR's two graphs for ``config`` (``build`` and the stage ask for the same): per-frame
+    features, and tracking with a static ``tracker_query_chunk`` queries. ``load_model`` (with ``tag``,
+    naming its weights in the exported files) replaces the weights ``config`` names."""
+    from ...runtime.network import Graph, NetworkSpec, once, weights_tag
 
-    model = model if model is not None else build_model(config)
-    device = str(config.device or "cpu")
-    if config.backend == "torch":
-        return TorchTapirEngine(model, query_chunk, frame_chunk, device=device,
-                                fp16=bool(config.fp16) and device.startswith("cuda"))
-    from ...runtime.networks import artifacts_dir, ort_providers
+    opt = read_options(config, OPTIONS)
+    query_chunk, frame_chunk = opt["tracker_query_chunk"], opt["tracker_frame_chunk"]
 
-    out_dir = artifacts_dir(config) / "onnx" / "bootstapir"
-    if config.backend == "onnxruntime":
-        providers = ort_providers(config)
-        gpu = any(p.lower() not in ("cpu", "cpuexecutionprovider") for p in providers)
-        return OnnxTapirEngine.from_model(model, out_dir, query_chunk, fp16=bool(config.fp16) and gpu,
-                                          backend="onnxruntime", frame_chunk=frame_chunk, providers=providers,
-                                          intra_op_threads=config.threads)
-    if config.backend == "trt":
-        from ...export.tracker import export_tracker, read_tracker_onnx, weights_fingerprint
+    def describe():
+        from motionseg_trt.export.tracker import (FEATURES_INPUTS, FEATURES_OUTPUTS, TRACK_INPUTS, TRACK_OUTPUTS,
+                                                  export_tracker_graph, tracker_graphs)
 
-        info = read_tracker_onnx(out_dir, query_chunk, False, fingerprint=weights_fingerprint(model))
-        if info is None:
-            info = export_tracker(model, out_dir, query_chunk=query_chunk, fp16=False)
-        feats, track = trt_profiles(config, info.image_size, frame_chunk)
-        common = dict(fp16=bool(config.fp16), cache_dir=str(artifacts_dir(config) / "trt"))
-        return OnnxTapirEngine.from_paths(info.features, info.track, query_chunk, backend="trt",
-                                          frame_chunk=frame_chunk,
-                                          features_kwargs=dict(profiles=feats, name="bootstapir_features", **common),
-                                          track_kwargs=dict(profiles=track, name="bootstapir_track", **common))
-    raise ValueError(f"unknown backend {config.backend!r}; choose torch, onnxruntime or trt")
+        checkpoint = checkpoint_of(config) if load_model is None else None
+        model = once(load_model or (lambda: build_model(checkpoint)))
+        weights = tag if load_model is not None else weights_tag(checkpoint)
+        feats_profile, track_profile = trt_profiles(config, MODEL_SIZE, frame_chunk)
+
+        def export(part):
+            return lambda path, fp16: export_tracker_graph(model(), part, path, query_chunk=query_chunk, fp16=fp16)
+
+        return [Graph(f"bootstapir_features_{weights}", "features", FEATURES_INPUTS, FEATURES_OUTPUTS, export("features"),
+                      lambda: tracker_graphs(model())[0], feats_profile),
+                Graph(f"bootstapir_track_q{query_chunk}_{weights}", "track", TRACK_INPUTS, TRACK_OUTPUTS, export("track"),
+                      lambda: tracker_graphs(model())[1], track_profile)]
+
+    return NetworkSpec("tracker", describe, f"BootsTAPIR, {query_chunk} queries per chunk, T<= {config.window}")
 
 
 class BootsTapirTracker:
     """Streaming BootsTAPIR tracks: ``track(window) -> Tracks`` (see the module docstring)."""
 
-    def __init__(self, config: Optional[RunConfig] = None, *, model=None, engine=None):
+    OPTIONS = OPTIONS
+
+    def __init__(self, config: Optional[RunConfig] = None, *, engine=None):
         self.config = config or RunConfig()
-        opt = {k: stage_option(self.config, DEFAULTS, k, LIMITS) for k in DEFAULTS}
+        opt = read_options(self.config, OPTIONS)
         self.query_stride = opt["tracker_query_stride"]
         self.max_tracks = opt["tracker_max_tracks"]
         self.query_chunk = opt["tracker_query_chunk"]
         self.seed = opt["tracker_seed"]
         self.frame_chunk = opt["tracker_frame_chunk"]
-        self._model = model
-        self._engine = engine
+        self._engine = engine  # a stand-in for the network (tests of the tracking logic)
         self.reset()
 
     def reset(self) -> None:
@@ -209,10 +211,17 @@ class BootsTapirTracker:
         self._carry: Optional[_Carry] = None
         self._feat_cache = None  # (global start, hires, lowres)
 
+    @classmethod
+    def network_specs(cls, config: RunConfig, frame_hw) -> list:
+        return [tracker_network(config)]
+
     @property
     def engine(self):
         if self._engine is None:
-            self._engine = build_engine(self.config, self._model, self.query_chunk, self.frame_chunk)
+            from .engine import TapirEngine
+
+            self._engine = TapirEngine.on_backend(self.config, tracker_network(self.config),
+                                                  self.query_chunk, self.frame_chunk, log=lambda m: None)
         return self._engine
 
     # -- features, reusing the overlap ------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,7 +36,7 @@ VAL_SEED_BASE = 1_000_000
 @dataclass
 class TrainConfig:
     out: str = "runs/embedded_classifier"
-    cache_dir: str = ""  # default: ~/.cache/motionseg_trt/train
+    cache_dir: str = ""  # default: <cache root>/train (motionseg_trt.cache)
     train_clips: int = 400
     train_seeds: str = ""  # e.g. "0-99,150-199" (inclusive ranges); overrides train_clips when given
     val_clips: int = 40
@@ -65,7 +66,7 @@ def fused_attention():
     to float rounding), but a fused CPU kernel that is several times faster in backward."""
     import torch.nn.functional as F
 
-    from ..motion.classifier import modeling
+    from motionseg_trt.motion.classifier import modeling
 
     def sdpa(q, k, v, bias=None, dropout_p: float = 0.0):
         return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout_p)
@@ -81,7 +82,9 @@ def fused_attention():
 def _cache_dir(cfg: TrainConfig) -> Path:
     if cfg.cache_dir:
         return Path(cfg.cache_dir)
-    return Path.home() / ".cache" / "motionseg_trt" / "train"
+    from motionseg_trt.cache import cache_root
+
+    return cache_root() / "train"
 
 
 def parse_seeds(spec: str) -> list[int]:
@@ -110,9 +113,9 @@ def training_seeds(cfg: "TrainConfig") -> list[int]:
 def prepare(sample: WindowSample, model_config, idx: Optional[np.ndarray] = None, flip_x: bool = False):
     """Model inputs (the inference preprocessing), labels and prior logits (zeros without evidence) for
     some tracks of a window."""
-    from ..contracts import Tracks
-    from ..motion.classifier.preprocess import PreprocessConfig, prepare_from_tracks
-    from ..motion.residual_features import apply_evidence
+    from motionseg_trt.contracts import Tracks
+    from motionseg_trt.motion.classifier.preprocess import PreprocessConfig, prepare_from_tracks
+    from motionseg_trt.motion.residual_features import apply_evidence
 
     idx = np.arange(len(sample.label)) if idx is None else idx
     xy = sample.xy[idx]
@@ -218,7 +221,7 @@ def predict_window(model, sample: WindowSample, chunk: int = 512, seed: int = 0)
     learned labeller does at inference). Validation keeps 512, the chunk with which the shipped
     weights' epoch and threshold were chosen, so that their command still reproduces them; the
     labeller's default of 128 gives the same validation AUC (0.908)."""
-    from ..motion.learned import score_tracks
+    from motionseg_trt.motion.learned import score_tracks
 
     return score_tracks(model, sample.tracks, sample.image_hw, chunk=chunk, seed=seed, evidence=sample.evidence)
 
@@ -252,8 +255,8 @@ def train(cfg: TrainConfig, log=print) -> dict:
     """Build (or read) the datasets, train, and write ``OUT/model.safetensors`` + ``OUT/train.json``."""
     import torch
 
-    from ..motion.classifier.modeling import ClassifierConfig, TrajectoryClassifier, count_parameters
-    from ..motion.learned import CAMERA_STABILISED, EVIDENCE_KINDS, save_weights
+    from motionseg_trt.motion.classifier.modeling import ClassifierConfig, TrajectoryClassifier, count_parameters
+    from motionseg_trt.motion.learned import CAMERA_STABILISED, EVIDENCE_KINDS
 
     torch.set_num_threads(max(1, int(cfg.threads)))
     torch.manual_seed(cfg.seed)
@@ -360,3 +363,20 @@ def _loop(cfg, model, mcfg, opt, sched, train_set, val_set, rng, total, steps_pe
 
 def _jsonable(d):
     return json.loads(json.dumps(d, default=lambda o: asdict(o) if hasattr(o, "__dataclass_fields__") else str(o)))
+
+
+def save_weights(model, path, metadata: Optional[dict] = None) -> None:
+    """Write a model's state dict and its ``ClassifierConfig`` (JSON in the safetensors metadata, where
+    the engine's ``motion.learned.read_weights_config`` reads it without torch)."""
+    from safetensors.torch import save_file
+
+    from motionseg_trt.motion.classifier.checkpoint import CONFIG_METADATA_KEY
+
+    config = json.dumps(model.config.to_dict())
+    meta = {"format": "motionseg_trt.classifier", "config": config, CONFIG_METADATA_KEY: config}
+    meta.update({k: str(v) for k, v in (metadata or {}).items()})
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    tmp = str(path) + ".tmp"
+    save_file(state, tmp, metadata=meta)
+    os.chmod(tmp, 0o644)  # package data: readable by everyone
+    os.replace(tmp, path)

@@ -6,15 +6,15 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from motionseg_trt.train.data import DataConfig, build_dataset, read_shard, track_clip  # noqa: E402
-from motionseg_trt.train.trainer import (EMBEDDED_MODEL, TrainConfig, _batch, fused_attention,  # noqa: E402
+from motionseg_training.data import DataConfig, build_dataset, read_shard, track_clip  # noqa: E402
+from motionseg_training.trainer import (EMBEDDED_MODEL, TrainConfig, _batch, fused_attention,  # noqa: E402
                                          roc_auc, train, weighted_bce)
 
 TINY = DataConfig(width=96, height=64, window=8, stride=4, windows_per_clip=2, max_tracks=96)
 
 
 def test_track_clip_labels_follow_gt_masks():
-    from motionseg_trt.synth import SceneConfig, generate_clip
+    from motionseg_training.synth import SceneConfig, generate_clip
 
     seed = 1
     clip = generate_clip(seed, SceneConfig(width=TINY.width, height=TINY.height, num_frames=TINY.clip_frames))
@@ -74,6 +74,7 @@ def test_fused_training_attention_matches_exportable_form():
     assert torch.allclose(ref, fused, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_a_few_steps_reduce_the_loss(tmp_path):
     torch.manual_seed(0)
     cfg = TrainConfig(out=str(tmp_path / "run"), cache_dir=str(tmp_path / "cache"), train_clips=3, val_clips=1,
@@ -97,7 +98,10 @@ def test_dataset_key_names_the_data_and_the_tracker(monkeypatch):
     key = DataConfig().key()
     assert DataConfig().key() == key and DataConfig(scene={}).key() == key
     assert DataConfig(scene={"water_p": 0.2}).key() != key
-    monkeypatch.setitem(flow_tracker.DEFAULTS, "fb_abs", 0.6)
+    import dataclasses
+
+    changed = tuple(dataclasses.replace(o, default=0.6) if o.name == "fb_abs" else o for o in flow_tracker.OPTIONS)
+    monkeypatch.setattr(flow_tracker, "OPTIONS", changed)
     assert DataConfig().key() != key
     monkeypatch.undo()
     monkeypatch.setattr(flow, "FINEST_SIDE", 240)
@@ -110,6 +114,7 @@ def test_generator_settings_reach_the_clips(tmp_path):
     assert any(not np.array_equal(a.xy, b.xy) for a, b in zip(plain, watery))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("evidence", ["camera_residual", "camera_stabilised"])
 def test_camera_residual_evidence_training(tmp_path, evidence):
     """Training with the geometric evidence: the depth slot carries the residuals, the geometric logit

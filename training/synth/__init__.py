@@ -1,4 +1,4 @@
-"""Procedural training videos with exact ground truth (``motionseg_trt.synth``).
+"""Procedural training videos with exact ground truth (``motionseg_training.synth``).
 
 ``generate_clip(seed)`` renders a short clip of a 2.5-D layered scene (textured backdrop, skyline
 layers and a ground plane or tilted wall at several depths, so camera translation creates parallax),

@@ -1,6 +1,6 @@
 """Deterministic "formula" weights for BootsTAPIR-shaped state dicts (no weight file needed).
 
-The golden fixture in ``shared/fixtures/bootstapir`` was made with these weights (its NOTES.md gives
+The BootsTAPIR golden fixture was made with these weights (its NOTES.md gives
 the formula); parity runs and tests fill a model the same way from a key -> shape list. For a key ``k``
 of shape ``s`` with ``n`` values, ``i = 0 .. n-1`` in float64:
 

@@ -21,12 +21,12 @@ from typing import Optional
 
 import numpy as np
 
-from ..config import RunConfig
-from ..contracts import FrameWindow, Tracks
-from ..synth import SceneConfig, generate_clip
+from motionseg_trt.config import RunConfig
+from motionseg_trt.contracts import FrameWindow, Tracks
+from .synth import SceneConfig, generate_clip
 
 
-# Bump when motionseg_trt.synth changes what a seed renders (invalidates cached datasets).
+# Bump when .synth changes what a seed renders (invalidates cached datasets).
 GENERATOR_VERSION = 2
 
 
@@ -71,7 +71,7 @@ class DataConfig:
     def key(self) -> str:
         """Names the cached dataset: this configuration and the embedded tracker's defaults (a tracker
         that changed makes other tracks, so its old datasets are not reused)."""
-        from ..tracks.flow_tracker import defaults_signature
+        from motionseg_trt.tracks.flow_tracker import defaults_signature
 
         d = asdict(self)
         if not d["scene"]:  # the generator's defaults
@@ -82,7 +82,7 @@ class DataConfig:
 
 def track_clip(seed: int, cfg: DataConfig) -> list[WindowSample]:
     """Render clip ``seed``, run the embedded tracker over its sliding windows, label the tracks."""
-    from ..tracks.flow_tracker import FlowTracker
+    from motionseg_trt.tracks.flow_tracker import FlowTracker
 
     clip = generate_clip(seed, SceneConfig(width=cfg.width, height=cfg.height, num_frames=cfg.clip_frames,
                                            **cfg.scene))
@@ -174,11 +174,6 @@ def build_dataset(cache_dir: str | Path, seeds: list[int], cfg: DataConfig, shar
     return samples
 
 
-def iter_positive_fraction(samples: list[WindowSample]) -> float:
-    n = sum(len(s.label) for s in samples)
-    return float(sum(int(s.label.sum()) for s in samples)) / max(n, 1)
-
-
 def attach_camera_residuals(samples: list[WindowSample], cache_dir: Optional[str | Path] = None,
                             cfg: Optional[DataConfig] = None, stabilise: bool = False) -> None:
     """Compute every window's camera-residual evidence (the geometric labeller's per-frame residuals and
@@ -188,14 +183,15 @@ def attach_camera_residuals(samples: list[WindowSample], cache_dir: Optional[str
     disk, keyed by the data configuration and the geometric labeller's defaults."""
     import cv2
 
-    from ..motion import geometric
-    from ..motion.residual_features import CameraResidualEvidence, camera_residual_evidence
+    from motionseg_trt.motion import geometric
+    from motionseg_trt.options import defaults_of
+    from motionseg_trt.motion.residual_features import CameraResidualEvidence, camera_residual_evidence
 
     cv2.setNumThreads(1)
     geo = geometric.GeometricLabeller()
     root = None
     if cache_dir is not None and cfg is not None:
-        geo_key = hashlib.sha1(json.dumps(geometric.DEFAULTS, sort_keys=True).encode()).hexdigest()[:10]
+        geo_key = hashlib.sha1(json.dumps(defaults_of(geometric.OPTIONS), sort_keys=True).encode()).hexdigest()[:10]
         root = Path(cache_dir) / f"data-{cfg.key()}" / f"evidence-{geo_key}"
         root.mkdir(parents=True, exist_ok=True)
     for s in samples:

@@ -5,7 +5,8 @@ The overlay reads the input itself (a second decoder, one frame at a time): it s
 frame at full quality and keeps the input's timing, which the stages' downscaled, time-sampled frames
 could not give. Its audio streams are copied packet by packet (no re-encoding); an audio codec that
 MP4 cannot hold is left out with a note in ``run.json``, data streams (a phone's metadata) are left
-out. Masks come at the working resolution and are scaled up by nearest neighbour.
+out. Masks come at the working resolution and are scaled up by nearest neighbour. ``--no-overlay``
+skips it.
 """
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from ..contracts import VideoInfo
-from .geometry import normalize_rotation, rotate_frame, rotated_size
-from .palette import DAVIS_PALETTE
+from ...contracts import VideoInfo
+from ..geometry import normalize_rotation, rotate_frame, rotated_size
+from ..palette import DAVIS_PALETTE
+from .base import OutputMasks, Sink
 
 OVERLAY = "overlay.mp4"
 OVERLAY_PARTIAL = "overlay.mp4.partial"
@@ -118,7 +120,7 @@ class _InputFrames:
         self._container = None
         self._folder: Optional[list[str]] = None
         if os.path.isdir(path):
-            from .frame_folder import list_frames
+            from ..frame_folder import list_frames
 
             self._folder = list_frames(path)
         else:
@@ -158,8 +160,8 @@ class _InputFrames:
         return rotate_frame(rgb, rotation)
 
     def _folder_frames(self):
-        from .frame_folder import _load_rgb
-        from .geometry import resize_frame
+        from ..frame_folder import _load_rgb
+        from ..geometry import resize_frame
 
         step = 1.0 / (self.fps or 24.0) / float(self.time_base)
         for i, path in enumerate(self._folder):
@@ -282,3 +284,26 @@ class OverlayVideo:
             self._container.close()
         with contextlib.suppress(FileNotFoundError):
             os.remove(self.partial_path)
+
+
+class OverlaySink(Sink):
+    file_names = (OVERLAY, OVERLAY_PARTIAL)
+
+    @classmethod
+    def wanted(cls, config) -> bool:
+        return bool(config.write_overlay)
+
+    def __init__(self, out_dir, info, config):
+        super().__init__(out_dir, info, config)
+        self.video = OverlayVideo(out_dir, info, getattr(config, "overlay_size", None), config.threads)
+
+    def write(self, frames, masks: OutputMasks) -> None:
+        for i, labels in enumerate(masks.labels):
+            self.video.write(masks.start + i, labels)
+
+    def finish(self, run_info: dict) -> dict[str, str]:
+        run_info.setdefault("warnings", []).extend(self.video.notes)
+        return {"overlay": self.video.close()}
+
+    def abort(self) -> None:
+        self.video.abort()

@@ -1,6 +1,6 @@
 """Parity run of the BootsTAPIR tracker on a golden fixture (formula weights, no weight file).
 
-    python -m motionseg_trt.tracks.parity FIXTURE_DIR OUT.safetensors [--backend torch|onnxruntime]
+    python -m motionseg_training.parity.tracker FIXTURE_DIR OUT.safetensors [--backend torch|onnxruntime]
 
 Reads FIXTURE_DIR/manifest.json (the state-dict key -> shape list) and FIXTURE_DIR/inputs.safetensors
 (``video_u8`` [T,256,256,3] uint8, ``query_points`` [1,N,3] (t, y, x)), fills the network by the weight
@@ -8,7 +8,7 @@ formula, runs it and writes ``tracks`` [1,N,T,2], ``occlusion`` [1,N,T], ``expec
 Nothing here depends on the fixture's sizes: T, N and the seed come from the files.
 
 ``--backend onnxruntime`` exports the two graphs (features, tracking with a fixed query chunk) to a
-temporary folder and runs them through :func:`motionseg_trt.runtime.make_runner`.
+temporary folder; either backend runs them through the runtime layer.
 """
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ from pathlib import Path
 
 
 def build_formula_model(manifest_path: str | os.PathLike):
-    from .bootstapir.checkpoint import load_state_dict_into
-    from .bootstapir.formula_weights import formula_state_dict
-    from .bootstapir.modeling import build_bootstapir
+    from motionseg_trt.tracks.bootstapir.checkpoint import load_state_dict_into
+    from .formula_weights import formula_state_dict
+    from motionseg_trt.tracks.bootstapir.modeling import build_bootstapir
 
     manifest = json.loads(Path(manifest_path).read_text())
     model = build_bootstapir().eval()
@@ -37,21 +37,20 @@ def run_fixture(fixture_dir: str | os.PathLike, backend: str = "torch", chunk: i
     import numpy as np
     from safetensors.numpy import load_file
 
-    from .bootstapir.engine import OnnxTapirEngine, TorchTapirEngine
+    from motionseg_trt.config import RunConfig
+    from motionseg_trt.tracks.bootstapir.engine import TapirEngine
+    from motionseg_trt.tracks.bootstapir.predictor import tracker_network
 
     fixture_dir = Path(fixture_dir)
     model = build_formula_model(fixture_dir / "manifest.json")
     inputs = load_file(str(fixture_dir / "inputs.safetensors"))
     frames = inputs["video_u8"].astype(np.float32) / 255.0 * 2.0 - 1.0
     queries = inputs["query_points"][0].astype(np.float32)
-    if backend == "torch":
-        engine = TorchTapirEngine(model, query_chunk=chunk)
+    with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
+        config = RunConfig(backend=backend, engine_cache=tmp, extra={"tracker_query_chunk": chunk})
+        network = tracker_network(config, load_model=lambda: model, tag="formula")
+        engine = TapirEngine.on_backend(config, network, query_chunk=chunk, log=lambda m: None)
         return _batched(engine.run(frames, queries))
-    if backend == "onnxruntime":
-        with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
-            engine = OnnxTapirEngine.from_model(model, tmp, query_chunk=chunk)
-            return _batched(engine.run(frames, queries))
-    raise ValueError(f"unknown backend {backend!r}; choose torch or onnxruntime")
 
 
 def _batched(out: dict) -> dict:
@@ -59,7 +58,7 @@ def _batched(out: dict) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m motionseg_trt.tracks.parity", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m motionseg_training.parity.tracker", description=__doc__.split("\n")[0])
     ap.add_argument("fixture_dir")
     ap.add_argument("out", help="output .safetensors with tracks, occlusion, expected_dist")
     ap.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch")

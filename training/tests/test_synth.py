@@ -5,8 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from motionseg_trt.synth import SceneConfig, generate_clip, sample_scene
-from motionseg_trt.synth.render import render
+from motionseg_training.synth import SceneConfig, generate_clip, sample_scene
+from motionseg_training.synth.render import render
 
 SMALL = dict(width=128, height=72, num_frames=12)
 

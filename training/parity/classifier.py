@@ -1,6 +1,6 @@
 """Parity run of the trajectory classifier on a golden fixture folder.
 
-    python -m motionseg_trt.motion.parity FIXTURE_DIR OUT.safetensors [--backend torch|onnxruntime]
+    python -m motionseg_training.parity.classifier FIXTURE_DIR OUT.safetensors [--backend torch|onnxruntime]
 
 Reads only ``FIXTURE_DIR/state_dict.safetensors`` and the ``raw.*`` tensors of
 ``FIXTURE_DIR/inputs.safetensors``, runs our preprocessing (official quirks: 8-bit depth normalisation,
@@ -35,7 +35,7 @@ def load_raw_inputs(fixture_dir: str) -> dict[str, np.ndarray]:
 
 
 def prepare(raw: dict[str, np.ndarray], model_config, depth_sampling: str = "official"):
-    from .classifier.preprocess import PreprocessConfig, prepare_from_raw
+    from motionseg_trt.motion.classifier.preprocess import PreprocessConfig, prepare_from_raw
 
     cfg = PreprocessConfig.for_model(model_config, depth_sampling=depth_sampling)
     return prepare_from_raw(
@@ -45,34 +45,34 @@ def prepare(raw: dict[str, np.ndarray], model_config, depth_sampling: str = "off
         dino_maps=raw.get("dino_maps_f16"), query_frames=raw.get("query_frames"), cfg=cfg)
 
 
-def make_predictor(model, backend: str, workdir: Optional[str] = None, onnx_path: Optional[str] = None):
-    """A :class:`ClassifierPredictor` on ``backend``: the module itself for ``torch``, else the module
-    exported to ONNX (in ``workdir``; or an existing export of the same weights, ``onnx_path``) behind
-    the runtime layer."""
-    from .classifier.predictor import ClassifierPredictor
+def make_predictor(model, backend: str, weights: str, engine_cache: Optional[str] = None):
+    """A :class:`ClassifierPredictor` of ``model`` (whose weights are the file ``weights``) on
+    ``backend``, through the runtime layer; an export of the same weights in ``engine_cache`` is reused."""
+    from motionseg_trt.config import RunConfig
+    from motionseg_trt.runtime import NetworkSpec, make_runner
+    from motionseg_trt.motion.classifier.labeller import classifier_graph
+    from motionseg_trt.motion.classifier.predictor import ClassifierPredictor
 
-    if backend == "torch":
-        return ClassifierPredictor(model)
-    from ..export.classifier import export_classifier
-    from ..runtime import make_runner
-
-    path = onnx_path or export_classifier(model, os.path.join(workdir or tempfile.mkdtemp(), "classifier.onnx"))
-    return ClassifierPredictor(make_runner(path, backend))
+    config = RunConfig(backend=backend, engine_cache=engine_cache or tempfile.mkdtemp(prefix="parity-"))
+    graph = classifier_graph("parity_classifier", model.config, weights, 2, lambda: model)
+    return ClassifierPredictor(make_runner(config, NetworkSpec("classifier", lambda: [graph]), log=lambda m: None),
+                               input_names=list(model.config.input_names))
 
 
 def run_parity(fixture_dir: str, backend: str = "torch", depth_sampling: str = "official",
-               workdir: Optional[str] = None, onnx_path: Optional[str] = None) -> dict[str, np.ndarray]:
-    from .classifier.checkpoint import load_classifier
-    from .classifier.select import select_moving
+               engine_cache: Optional[str] = None) -> dict[str, np.ndarray]:
+    from motionseg_trt.motion.classifier.checkpoint import load_classifier
+    from motionseg_trt.motion.classifier.select import select_moving
 
-    model = load_classifier(os.path.join(fixture_dir, "state_dict.safetensors"))
+    weights = os.path.join(fixture_dir, "state_dict.safetensors")
+    model = load_classifier(weights)
     raw = load_raw_inputs(fixture_dir)
     prepared = prepare(raw, model.config, depth_sampling)
-    from .classifier.modeling import attention_impl
+    from motionseg_trt.motion.classifier.modeling import attention_impl
 
     # eager torch: the explicit attention, as torch.nn.MultiheadAttention computes it (closest numbers)
     with tempfile.TemporaryDirectory() as tmp, attention_impl("math"):
-        prob, logits = make_predictor(model, backend, workdir or tmp, onnx_path).predict(prepared.inputs)
+        prob, logits = make_predictor(model, backend, weights, engine_cache or tmp).predict(prepared.inputs)
     selection = select_moving(prob, int(raw["tracks_px"].shape[1]))
     return {"prob": prob.reshape(1, 1, -1), "logits": logits.reshape(1, 1, -1),
             "select.moving": selection.moving,
@@ -80,7 +80,7 @@ def run_parity(fixture_dir: str, backend: str = "torch", depth_sampling: str = "
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m motionseg_trt.motion.parity", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m motionseg_training.parity.classifier", description=__doc__.split("\n")[0])
     p.add_argument("fixture_dir")
     p.add_argument("out", help="safetensors file to write (prob, logits, select.moving, select.threshold_used)")
     p.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch")
@@ -92,7 +92,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     import torch
     from safetensors.numpy import save_file
 
-    from ..errors import MotionSegError
+    from motionseg_trt.errors import MotionSegError
 
     torch.set_num_threads(max(1, a.threads))
     try:
