@@ -153,3 +153,13 @@ def test_an_object_found_again_under_a_new_id_keeps_its_id():
     # without relinking, the first part (12 frames) is an object of its own
     ids = _ids(clip.feed(ObjectFilter(RunConfig(extra={"obj_relink_s": 0}))))
     assert ids[:12] == [[1]] * 12 and ids[14] == [2] and ids[20] == [2, 3]
+
+
+def test_a_scene_shorter_than_the_minimum_duration_keeps_an_object_that_spans_it():
+    clip = _Clip(8)  # 0.33 s at 24 fps
+    for t in range(8):
+        _box(clip.labels[t], 1, 20, 20, 20)
+        clip.set_prob(t, clip.labels[t] > 0, 0.9)
+    assert all(i == [1] for i in _ids(clip.feed(ObjectFilter(RunConfig()))))
+    clip.labels[:4] = 0  # half of the scene only: not enough
+    assert not any(_ids(clip.feed(ObjectFilter(RunConfig()))))

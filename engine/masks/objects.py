@@ -112,6 +112,7 @@ class ObjectFilter:
         self.objects: dict[tuple, Evidence] = {}
         self._alias: dict[tuple, tuple] = {}  # (scene, densifier id) -> key of the object it continues
         self._pending: deque[_Pending] = deque()
+        self._scene_times: dict[int, tuple[float, float]] = {}  # scene -> (first, last) time seen
         self._next_id = 1
         self._live: dict[int, tuple] = {}  # output id -> key of the object that holds it
         self._interval = 1.0 / 24.0  # seconds per processed frame, updated from the windows
@@ -205,8 +206,11 @@ class ObjectFilter:
                 best, best_overlap = ev, overlap
         return best
 
-    def qualifies(self, ev: Evidence) -> bool:
-        return (ev.duration(self._interval) >= self.min_duration - 1e-6
+    def qualifies(self, ev: Evidence, scene_span: Optional[float] = None) -> bool:
+        """``scene_span``: the length of the object's scene once it has ended; an object that lives
+        through a scene shorter than ``obj_min_duration`` has shown all the time it could."""
+        need = self.min_duration if scene_span is None else min(self.min_duration, 0.9 * scene_span)
+        return (ev.duration(self._interval) >= need - 1e-6
                 and float(np.median(ev.areas)) >= self.min_area and ev.score >= self.min_score)
 
     # ------------------------------------------------------------------ stream
@@ -221,28 +225,37 @@ class ObjectFilter:
             index = int(window.frame_index[local]) if window.frame_index is not None else window.start + local
             scores = self._frame_scores(raw, tracks.xy[:, local], tracks.visible[:, local], prob)
             self._observe(window.scene, time, raw, scores)
+            first = self._scene_times.get(window.scene, (time, time))[0]
+            self._scene_times[window.scene] = (first, time)
             self._pending.append(_Pending(OutputFrame(index, time, raw), raw, window.scene, scores))
             self.frames_seen += 1
         newest = self._pending[-1] if self._pending else None
         out = []
-        while self._pending and (self._pending[0].scene != newest.scene
-                                 or newest.frame.time - self._pending[0].frame.time >= self.min_duration - 1e-6):
+        while self._pending and self._pending[0].scene != newest.scene:  # a scene that has ended
+            item = self._pending.popleft()
+            out.append(self._release(item, self._scene_span(item.scene)))
+        while self._pending and newest.frame.time - self._pending[0].frame.time >= self.min_duration - 1e-6:
             out.append(self._release(self._pending.popleft()))
         return out
+
+    def _scene_span(self, scene: int) -> float:
+        """Seconds from the first to the last frame seen of ``scene`` (plus one frame)."""
+        return self._scene_times[scene][1] - self._scene_times[scene][0] + self._interval
 
     def flush(self) -> list[OutputFrame]:
         """The frames still waiting (end of the video)."""
         out = []
         while self._pending:
-            out.append(self._release(self._pending.popleft()))
+            item = self._pending.popleft()
+            out.append(self._release(item, self._scene_span(item.scene)))
         return out
 
-    def _release(self, item: _Pending) -> OutputFrame:
+    def _release(self, item: _Pending, scene_span: Optional[float] = None) -> OutputFrame:
         lut = np.zeros(256, np.uint8)
         scores = {}
         for obj in np.flatnonzero(np.bincount(item.raw.ravel(), minlength=256)[1:]) + 1:
             ev = self.objects[self._key(item.scene, int(obj))]
-            if not ev.output_id and self.qualifies(ev):
+            if not ev.output_id and self.qualifies(ev, scene_span):
                 ev.output_id = self._new_id(ev.key, item.scene)
             if ev.output_id:
                 lut[obj] = ev.output_id
