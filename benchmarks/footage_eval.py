@@ -12,7 +12,8 @@ Variants of each ``<seq>/clip.mp4`` (854x480, 24 fps), written once into ``--wor
   picture, 1080x1920 upright), 60 fps (each 60 fps frame shows the source frame of its time: sample
   and hold), with an AAC stereo track;
 * ``fps12``: every other frame, 1920x1080, 12 fps;
-* ``portrait24`` (rotation only), ``land60`` (60 fps only), ``p240`` (426x240): to tell causes apart.
+* ``portrait24`` (rotation only), ``land60`` (60 fps only), ``p240`` (426x240), ``p1080``
+  (1920x1080, 24 fps): to tell causes apart.
 
 Scoring: each output mask is rotated back to the coded orientation and resized (nearest) to the
 ground truth; a ground-truth frame is scored against the first output frame that shows it (for 12 fps,
@@ -48,6 +49,7 @@ VARIANTS = {
     "portrait24": ((1920, 1080), 90, 24, False),
     "land60": ((1920, 1080), 0, 60, False),
     "p240": ((426, 240), 0, 24, False),
+    "p1080": ((1920, 1080), 0, 24, False),
 }
 
 
@@ -171,7 +173,9 @@ def run_engine(clip: str, extra: dict, out: str) -> tuple[list[np.ndarray], dict
     from motionseg_trt.config import RunConfig
     from motionseg_trt.pipeline import run_pipeline
 
-    config = RunConfig(input=clip, out=out, write_overlay=False, progress=False, threads=1, extra=dict(extra))
+    extra = dict(extra)
+    sizes = {k: int(extra.pop(k)) for k in ("window", "stride") if k in extra}  # RunConfig fields
+    config = RunConfig(input=clip, out=out, write_overlay=False, progress=False, threads=1, extra=extra, **sizes)
     summary = run_pipeline(config)
     masks = [np.asarray(Image.open(f)) for f in sorted(Path(out, "masks").glob("*.png"))]
     return masks, summary
@@ -259,7 +263,8 @@ def main(argv=None) -> int:
     parser.add_argument("--work", required=True, help="folder for the re-encoded clips (kept between runs)")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--json", default="")
-    parser.add_argument("--set", action="append", default=[], help="stage option key=value (RunConfig.extra)")
+    parser.add_argument("--set", action="append", default=[],
+                        help="stage option key=value (RunConfig.extra; window=N and stride=N set those)")
     args = parser.parse_args(argv)
 
     data, work = Path(args.data), Path(args.work)

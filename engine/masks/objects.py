@@ -229,6 +229,7 @@ class ObjectFilter:
             self._scene_times[window.scene] = (first, time)
             self._pending.append(_Pending(OutputFrame(index, time, raw), raw, window.scene, scores))
             self.frames_seen += 1
+        self._forget_masks(window.scene)
         newest = self._pending[-1] if self._pending else None
         out = []
         while self._pending and self._pending[0].scene != newest.scene:  # a scene that has ended
@@ -237,6 +238,15 @@ class ObjectFilter:
         while self._pending and newest.frame.time - self._pending[0].frame.time >= self.min_duration - 1e-6:
             out.append(self._release(self._pending.popleft()))
         return out
+
+    def _forget_masks(self, scene: int) -> None:
+        """Memory stays flat on a long video: the last masks of objects that can no longer be
+        continued (gone longer than ``obj_relink_s``, or of an earlier scene) are dropped."""
+        now = self._scene_times[scene][1] if scene in self._scene_times else None
+        for ev in self.objects.values():
+            if ev.last_mask is not None and (ev.key[0] != scene or now is None
+                                             or now - ev.last_time > self.relink_s + 1e-6):
+                ev.last_mask = None
 
     def _scene_span(self, scene: int) -> float:
         """Seconds from the first to the last frame seen of ``scene`` (plus one frame)."""
