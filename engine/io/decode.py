@@ -73,6 +73,14 @@ def thumb_size(width: int, height: int) -> tuple[int, int]:
     return THUMB_WIDTH, max(2, int(round(THUMB_WIDTH * height / max(width, 1) / 2.0)) * 2)
 
 
+def thumbnail_of(image: np.ndarray) -> np.ndarray:
+    """The thumbnail of an RGB frame that is already converted (area filter)."""
+    import cv2
+
+    h, w = image.shape[:2]
+    return cv2.resize(image, thumb_size(w, h), interpolation=cv2.INTER_AREA)
+
+
 class FrameReader:
     """Common shape of the readers: ``info``, ``status``, :meth:`input_frames` (every input frame as an
     :class:`InputFrame`) and iteration over every frame at the working resolution."""

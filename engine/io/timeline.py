@@ -28,7 +28,7 @@ from ..config import RunConfig
 from ..contracts import VideoInfo
 from .cuts import LOOKAHEAD, LOOKBACK, CutDetector, cut_features
 from ..options import Option, read_options
-from .decode import DecodeStatus, FrameReader
+from .decode import DecodeStatus, FrameReader, thumbnail_of
 
 OPTIONS = (
     Option("dup_max_diff", 8, "a frame that differs from the last distinct one by at most this many grey levels "
@@ -161,9 +161,14 @@ class Timeline:
         last_grey: Optional[np.ndarray] = None
         first = True
         for raw in self.reader.input_frames():
-            feats = None
+            feats = image = None
             if thumbs:
-                thumb = raw.thumbnail()
+                if self.sampling.mode == "all":
+                    # every distinct frame is converted anyway: its thumbnail from that is cheaper
+                    image = raw.image()
+                    thumb = thumbnail_of(image)
+                else:
+                    thumb = raw.thumbnail()
                 grey = thumb.astype(np.int16).sum(-1)  # 3 x grey: no conversion, same test
                 if (last_grey is not None and self.dup_max_diff > 0
                         and int(np.abs(grey - last_grey).max()) <= 3 * self.dup_max_diff):
@@ -171,7 +176,7 @@ class Timeline:
                     continue
                 last_grey = grey
                 feats = cut_features(thumb) if self.cuts.enabled else None
-            pending.append((raw, feats))
+            pending.append((raw, feats, image))
             if len(pending) > LOOKAHEAD:
                 frame = self._decide(pending, history, slots, first)
                 first = False
@@ -184,8 +189,8 @@ class Timeline:
                 yield frame
 
     def _decide(self, pending: deque, history: deque, slots: _Slots, first: bool) -> Optional[Frame]:
-        raw, feats = pending.popleft()
-        window = list(history) + [feats] + [f for _, f in pending]
+        raw, feats, image = pending.popleft()
+        window = list(history) + [feats] + [f for _, f, _ in pending]
         cut = (not first) and self.cuts.is_cut(window, len(history))
         history.append(feats)
         if first or cut:
@@ -196,4 +201,4 @@ class Timeline:
             self.report.frames_sampled_out += 1
             return None
         self.report.frames_processed += 1
-        return Frame(image=raw.image(), index=raw.index, time=raw.time, cut=cut)
+        return Frame(image=raw.image() if image is None else image, index=raw.index, time=raw.time, cut=cut)
