@@ -5,8 +5,9 @@ Stages never read the CLI directly; they take the fields they need from a :class
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 from .runtime.backends import DEFAULT_BACKEND
 
@@ -38,8 +39,9 @@ class StageOptions(dict):
 
 @dataclass
 class RunConfig:
-    # input / output
-    input: str = ""
+    # input / output: a path (video file, frame folder), or through the Python API a NumPy array
+    # [T, H, W, 3] or an iterable of [H, W, 3] RGB uint8 frames
+    input: Any = ""
     out: str = ""
     overwrite: bool = False
     # streaming: windows of `window` frames every `stride` frames; offline = whole clip as one window
@@ -47,6 +49,7 @@ class RunConfig:
     stride: int = 16
     offline: bool = False
     max_side: int = 960  # inputs larger than this (longest side) are downscaled to work on
+    input_fps: Optional[float] = None  # frame rate of inputs that carry none (frame folders, arrays); 24
     # sampling in time (io/timeline.py): None and None = automatic (24 fps for inputs of 48 fps and up)
     fps: Optional[float] = None  # process at most this many frames per second
     vid_stride: Optional[int] = None  # process every Nth input frame (1: every frame)
@@ -78,4 +81,13 @@ class RunConfig:
             self.extra = StageOptions(self.extra or {})
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """Plain values (``run.json``): an in-memory input is described, not copied."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["extra"] = dict(dict.items(self.extra))  # not through get(): reading is not asking
+        if not isinstance(self.input, (str, os.PathLike)):
+            from .io.arrays import describe
+
+            out["input"] = describe(self.input)
+        else:
+            out["input"] = os.fspath(self.input)
+        return out

@@ -135,6 +135,29 @@ def test_objects_json_has_a_score_and_a_box_per_frame(tmp_path):
         assert 0.0 <= entry["score"] <= 1.0
 
 
+def test_segment_gives_every_input_frame_as_written(tmp_path):
+    """The Python API on a 60 fps clip sampled to 24 fps: one result per input frame, the PNGs' labels,
+    objects.json's ids, boxes and scores (one score, the object filter's, in both)."""
+    from motionseg_trt import segment
+
+    frames, _ = render(SceneSpec(seed=4, velocity=(-60.0, 40.0)), 1.0, 60, (320, 180))
+    path = encode(str(tmp_path / "c60.mp4"), frames, 60)
+    run = segment(path, out=tmp_path / "o")
+    results = list(run)
+    assert [r.index for r in results] == list(range(60)) and run.summary["frames_processed"] == 24
+    written = sorted(os.listdir(tmp_path / "o" / "masks"))
+    assert all(np.array_equal(r.labels, np.asarray(Image.open(tmp_path / "o" / "masks" / f)))
+               for r, f in zip(results, written))
+    with open(tmp_path / "o" / "objects.json") as f:
+        objects = json.load(f)["objects"]
+    entries = {(o["id"], e["frame"]): e for o in objects for e in o["frames"]}
+    seen = {(o.id, r.index): o for r in results for o in r.objects}
+    assert set(seen) == set(entries) and run.summary["objects"] == len(objects) >= 1
+    for key, o in seen.items():
+        assert list(o.box) == entries[key]["box"] and o.area == entries[key]["area"]
+        assert o.score == entries[key].get("score")
+
+
 # ------------------------------------------------------------------ nothing silent
 def _cli(capsys, *argv):
     from motionseg_trt.cli.main import main

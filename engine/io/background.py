@@ -41,9 +41,8 @@ class BackgroundWriter:
             if self._error is not None:
                 continue  # drain without writing after a failure
             t = time.perf_counter()
-            method, args = item
             try:
-                getattr(self.writer, method)(*args)
+                self.writer.write(*item)
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
                 self._error = exc
             self.busy_seconds += time.perf_counter() - t
@@ -53,22 +52,15 @@ class BackgroundWriter:
             raise self._error
 
     def write(self, frames: np.ndarray, masks: WindowMasks) -> None:
-        self._submit("write", (frames, masks))
-
-    def write_frames(self, frames: list) -> None:
-        """:meth:`OutputWriter.write_frames` on the worker thread."""
-        self._submit("write_frames", (frames,))
-
-    def _submit(self, method: str, args: tuple) -> None:
         self._raise_if_failed()
         if self._synchronous:
             t = time.perf_counter()
             try:
-                getattr(self.writer, method)(*args)
+                self.writer.write(frames, masks)
             finally:
                 self.busy_seconds += time.perf_counter() - t
             return
-        self._queue.put((method, args))
+        self._queue.put((frames, masks))
 
     def drain(self) -> None:
         """Wait until everything queued is written; raise the worker's error if it failed."""
@@ -85,9 +77,13 @@ class BackgroundWriter:
     def num_objects(self) -> int:
         return self.writer.num_objects
 
-    def finish(self, run_info: dict, **kwargs) -> dict:
+    @property
+    def shows_pictures(self) -> bool:
+        return self.writer.shows_pictures
+
+    def finish(self, run_info: dict) -> dict:
         self.drain()
-        return self.writer.finish(run_info, **kwargs)
+        return self.writer.finish(run_info)
 
     def abort(self) -> None:
         """Finish the (at most ``max_pending``) queued windows, so that every frame handed over is

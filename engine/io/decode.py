@@ -95,6 +95,14 @@ class FrameReader:
         for frame in self.input_frames():
             yield frame.image()
 
+    def keep_pictures(self) -> bool:
+        """Keep each input frame for :meth:`kept_pictures` when the input cannot be read again (a
+        source in memory); False: it can be, a sink that shows pictures reads it itself."""
+        return False
+
+    def kept_pictures(self, count: int) -> list[np.ndarray]:  # pragma: no cover - only after keep_pictures()
+        raise NotImplementedError
+
     def close(self) -> None:
         pass
 
@@ -105,16 +113,30 @@ class FrameReader:
         self.close()
 
 
-def open_frames(path: str, max_side: int = 960, threads: Optional[int] = None) -> FrameReader:
-    """Open a video file or a folder of frames. Raises :class:`InputError` for unusable input."""
+def open_frames(path, max_side: int = 960, threads: Optional[int] = None,
+                fps: Optional[float] = None) -> FrameReader:
+    """Open the input: a video file or a folder of frames (a path), a NumPy array ``[T, H, W, 3]``, or
+    an iterable of ``[H, W, 3]`` frames (RGB uint8). ``fps`` is the frame rate of inputs that carry
+    none (frame folders, arrays, iterables; default 24). Raises :class:`InputError` for unusable input."""
+    if not isinstance(path, (str, os.PathLike)):
+        from .arrays import IterableReader, array_reader
+
+        if isinstance(path, np.ndarray):
+            return array_reader(path, max_side=max_side, fps=fps)
+        if path is not None and hasattr(path, "__iter__"):
+            return IterableReader(path, max_side=max_side, fps=fps)
+        if path is not None:
+            raise InputError(f"the input must be a path, a NumPy array [T, H, W, 3] or an iterable of frames, "
+                             f"got {type(path).__name__}")
     if not path:
         raise InputError("no input given")
+    path = os.fspath(path)
     if not os.path.exists(path):
         raise InputError(f"input not found: {path}")
     if os.path.isdir(path):
         from .frame_folder import ImageFolderReader
 
-        return ImageFolderReader(path, max_side=max_side)
+        return ImageFolderReader(path, max_side=max_side, fps=fps or DEFAULT_FPS)
     return VideoFileReader(path, max_side=max_side, threads=threads)
 
 

@@ -28,6 +28,7 @@ import numpy as np
 from ..config import RunConfig
 from ..contracts import FrameWindow, MotionLabels, Tracks, WindowMasks
 from ..options import Option, read_options
+from ..results import frame_scores
 
 # Defaults from the 30 davis16-dev clips (docs/notes/footage.md): they drop most of the objects that lie
 # off the ground truth and keep small real ones (a paraglider is 0.09 % of the frame).
@@ -123,25 +124,6 @@ class ObjectFilter:
         self.picture_speeds: list[float] = []
 
     # ------------------------------------------------------------------ evidence
-    def _frame_scores(self, labels: np.ndarray, xy: np.ndarray, visible: np.ndarray,
-                      prob: np.ndarray) -> dict:
-        """Per densifier id in ``labels``: mean motion probability of the visible tracks inside it."""
-        h, w = labels.shape
-        pts = xy[visible]
-        if not len(pts):
-            return {}
-        x = np.clip(np.round(pts[:, 0]).astype(np.int64), 0, w - 1)
-        y = np.clip(np.round(pts[:, 1]).astype(np.int64), 0, h - 1)
-        under = labels[y, x]
-        p = prob[visible]
-        inside = under > 0
-        if not inside.any():
-            return {}
-        ids = under[inside].astype(np.int64)
-        sums = np.bincount(ids, weights=p[inside], minlength=256)
-        counts = np.bincount(ids, minlength=256)
-        return {int(i): float(sums[i] / counts[i]) for i in np.flatnonzero(counts)}
-
     def _observe(self, scene: int, time: float, raw: np.ndarray, scores: dict) -> None:
         counts = np.bincount(raw.ravel(), minlength=256)
         total = float(raw.size)
@@ -223,7 +205,7 @@ class ObjectFilter:
             raw = masks.labels[k]
             time = float(window.times[local]) if window.times is not None else (window.start + local) / 24.0
             index = int(window.frame_index[local]) if window.frame_index is not None else window.start + local
-            scores = self._frame_scores(raw, tracks.xy[:, local], tracks.visible[:, local], prob)
+            scores = frame_scores(raw, tracks.xy[:, local], tracks.visible[:, local], prob)
             self._observe(window.scene, time, raw, scores)
             first = self._scene_times.get(window.scene, (time, time))[0]
             self._scene_times[window.scene] = (first, time)

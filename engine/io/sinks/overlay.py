@@ -3,7 +3,8 @@ the input's resolution (or ``--overlay-size``), with the input's audio.
 
 The overlay reads the input itself (a second decoder, one frame at a time): it shows every input
 frame at full quality and keeps the input's timing, which the stages' downscaled, time-sampled frames
-could not give. Its audio streams are copied packet by packet (no re-encoding); an audio codec that
+could not give. A source in memory (a NumPy array, a live iterable) is read once: the pipeline hands
+the overlay its frames, kept by the reader, at the nominal rate. Its audio streams are copied packet by packet (no re-encoding); an audio codec that
 MP4 cannot hold is left out with a note in ``run.json``, data streams (a phone's metadata) are left
 out. Masks come at the working resolution and are scaled up by nearest neighbour. ``--no-overlay``
 skips it.
@@ -112,14 +113,17 @@ def draw_ids(image: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 class _InputFrames:
     """The input's frames, upright at the overlay size, in order; while it demuxes, it hands the
-    packets of the streams it copies (audio) to ``copy``."""
+    packets of the streams it copies (audio) to ``copy``. ``path`` None: a source in memory, read once
+    by the pipeline, which hands each picture over (:meth:`given`)."""
 
-    def __init__(self, path: str, size: tuple[int, int], fps: float, copy):
+    def __init__(self, path: Optional[str], size: tuple[int, int], fps: float, copy):
         self.size, self.fps, self.copy = size, fps, copy
         self.audio: list = []
         self._container = None
         self._folder: Optional[list[str]] = None
-        if os.path.isdir(path):
+        if path is None:
+            self._folder = []
+        elif os.path.isdir(path):
             from ..frame_folder import list_frames
 
             self._folder = list_frames(path)
@@ -161,12 +165,18 @@ class _InputFrames:
 
     def _folder_frames(self):
         from ..frame_folder import _load_rgb
+
+        for i, path in enumerate(self._folder):
+            image, _ = _load_rgb(path)
+            yield self.given(image, i)
+
+    def given(self, image: np.ndarray, index: int) -> tuple[np.ndarray, int]:
+        """Input frame ``index`` (RGB, upright, input size) at the overlay size, with its pts at the
+        nominal rate (a frame folder's or a source in memory's)."""
         from ..geometry import resize_frame
 
         step = 1.0 / (self.fps or 24.0) / float(self.time_base)
-        for i, path in enumerate(self._folder):
-            image, _ = _load_rgb(path)
-            yield resize_frame(image, *self.size), int(round(i * step))
+        return resize_frame(image, *self.size), int(round(index * step))
 
     def rest(self) -> None:
         """Copy the packets of the copied streams that come after the last video frame."""
@@ -188,7 +198,8 @@ class OverlayVideo:
     """``write(index, labels)`` once per input frame, in order; the file is ``overlay.mp4.partial``
     until :meth:`close` renames it."""
 
-    def __init__(self, out_dir: str, info: VideoInfo, size: Optional[str] = None, threads: Optional[int] = None):
+    def __init__(self, out_dir: str, info: VideoInfo, size: Optional[str] = None, threads: Optional[int] = None,
+                 in_memory: bool = False):
         import av
 
         self.final_path = os.path.join(out_dir, OVERLAY)
@@ -199,7 +210,7 @@ class OverlayVideo:
         self._container = av.open(self.partial_path, mode="w", format="mp4")
         try:
             self._audio_map: dict = {}
-            self._input = _InputFrames(info.path, self.size, info.fps, self._copy)
+            self._input = _InputFrames(None if in_memory else info.path, self.size, info.fps, self._copy)
             self._source = self._input.frames()
             self._add_video(info, threads)
             self._add_audio()
@@ -246,12 +257,13 @@ class OverlayVideo:
         packet.stream = out
         self._container.mux(packet)
 
-    def write(self, index: int, labels: np.ndarray) -> None:
-        """Input frame ``index`` (0, 1, 2 ... in order) with ``labels`` (any size) over it."""
+    def write(self, index: int, labels: np.ndarray, picture: Optional[np.ndarray] = None) -> None:
+        """Input frame ``index`` (0, 1, 2 ... in order) with ``labels`` (any size) over it; ``picture``:
+        the input frame itself, for a source in memory (else the overlay reads it)."""
         import av
         import cv2
 
-        item = next(self._source, None)
+        item = self._input.given(picture, index) if picture is not None else next(self._source, None)
         if item is None:  # the overlay's decoder has no frame left (a broken stream): nothing to draw on
             return
         image, pts = item
@@ -288,6 +300,7 @@ class OverlayVideo:
 
 class OverlaySink(Sink):
     file_names = (OVERLAY, OVERLAY_PARTIAL)
+    shows_pictures = True
 
     @classmethod
     def wanted(cls, config) -> bool:
@@ -295,11 +308,12 @@ class OverlaySink(Sink):
 
     def __init__(self, out_dir, info, config):
         super().__init__(out_dir, info, config)
-        self.video = OverlayVideo(out_dir, info, getattr(config, "overlay_size", None), config.threads)
+        in_memory = not isinstance(config.input, (str, os.PathLike))
+        self.video = OverlayVideo(out_dir, info, getattr(config, "overlay_size", None), config.threads, in_memory)
 
     def write(self, frames, masks: OutputMasks) -> None:
         for i, labels in enumerate(masks.labels):
-            self.video.write(masks.start + i, labels)
+            self.video.write(masks.start + i, labels, None if frames is None else frames[i])
 
     def finish(self, run_info: dict) -> dict[str, str]:
         run_info.setdefault("warnings", []).extend(self.video.notes)

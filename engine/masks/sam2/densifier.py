@@ -87,6 +87,17 @@ class Sam2Densifier:
 
         return [sam2_network(config, image_size_of(config))]  # SAM2 works at its own size, whatever the video's
 
+    @classmethod
+    def weight_needs(cls, config: RunConfig) -> list:
+        """The checkpoint :func:`~.loader.resolve_checkpoint` will load."""
+        from ...official_weights import SAM2_WEIGHTS, WeightNeed
+        from ...options import ENGINE_OPTIONS, read_option
+
+        if not config.sam2_checkpoint and read_option(config, ENGINE_OPTIONS, "random_weights"):
+            return []
+        return [WeightNeed(f"SAM2 checkpoint ({config.sam2_config})", SAM2_WEIGHTS.get(config.sam2_config),
+                           config.sam2_checkpoint, "--sam2-checkpoint PATH")]
+
     @property
     def predictor(self):
         if self._predictor is None:
