@@ -27,7 +27,7 @@ from .errors import InputError, MotionSegError, OptionError
 
 # fields given as segment()'s own parameters, or not settable by keyword
 _OWN = ("input", "out", "overwrite", "progress", "extra")
-_POSITIVE_INTS = ("window", "stride", "max_side", "threads")
+_POSITIVE_INTS = ("window", "stride", "max_side", "threads", "vid_stride")
 _SWITCHES = ("offline", "fp16", "write_overlay", "overwrite", "progress")
 
 
@@ -66,11 +66,11 @@ class Segmentation:
         return self._frames()
 
     def _frames(self):
-        from .results import window_results
+        from .results import frame_results
 
         with python_errors(), contextlib.closing(self._run):
             for step in self._run:
-                yield from window_results(step)
+                yield from frame_results(step.masks)
             self.summary = self._run.summary
             complete = self.summary["status"] == "complete"
             for warning in self.summary.get("warnings", []):
@@ -118,9 +118,20 @@ def config_from_arguments(source, out, overwrite: bool = False, progress: bool =
     for key in _SWITCHES:
         if key in values and not isinstance(values[key], bool):
             raise OptionError(f"{key} must be True or False, got {values[key]!r}")
-    if values.get("input_fps") is not None and not (isinstance(values["input_fps"], (int, float))
-                                                    and values["input_fps"] > 0):
-        raise OptionError(f"input_fps must be a positive number, got {values['input_fps']!r}")
+    for key in ("input_fps", "fps"):
+        value = values.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not 0 < value < float("inf")):
+            raise OptionError(f"{key} must be a positive number, got {value!r}")
+    if values.get("fps") is not None and values.get("vid_stride") is not None:
+        raise OptionError("give fps or vid_stride, not both")
+    if values.get("overlay_size") is not None:
+        from .io.sinks.overlay import parse_overlay_size
+
+        try:
+            parse_overlay_size(values["overlay_size"])
+        except ValueError as exc:
+            raise OptionError(str(exc)) from None
     models = given.get("models", RunConfig.models)
     if models not in stages.model_sets():
         raise OptionError(f"models={models!r}: choose one of {', '.join(stages.model_sets())}")

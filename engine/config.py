@@ -50,6 +50,9 @@ class RunConfig:
     offline: bool = False
     max_side: int = 960  # inputs larger than this (longest side) are downscaled to work on
     input_fps: Optional[float] = None  # frame rate of inputs that carry none (frame folders, arrays); 24
+    # sampling in time (io/timeline.py): None and None = automatic (24 fps for inputs of 48 fps and up)
+    fps: Optional[float] = None  # process at most this many frames per second
+    vid_stride: Optional[int] = None  # process every Nth input frame (1: every frame)
     # model set and stages
     models: str = "embedded"  # embedded | official
     # the stage of each kind (names from the stage registry, motionseg_trt.stages)
@@ -70,6 +73,7 @@ class RunConfig:
     threads: Optional[int] = None
     # output
     write_overlay: bool = True
+    overlay_size: Optional[str] = None  # "WxH" or the longest side "N"; None: the input's size
     progress: bool = True
     extra: dict = field(default_factory=StageOptions)  # --option KEY=VALUE, declared in motionseg_trt.options
 

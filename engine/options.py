@@ -140,16 +140,30 @@ ENGINE_OPTIONS = (
 )
 
 
+# Parts of the engine with settings that are not stages: which frames the stages see, and which objects
+# are written ("owner", "module:OPTIONS").
+ENGINE_PARTS = (
+    ("timeline", "motionseg_trt.io.timeline:OPTIONS"),
+    ("cuts", "motionseg_trt.io.cuts:OPTIONS"),
+    ("object filter", "motionseg_trt.masks.objects:OPTIONS"),
+)
+
+
 def declared_options(extra_owners: Iterable = ()) -> list[tuple[str, Option]]:
-    """``(owner, option)`` for every declared option: the engine's, then each registered stage's in
-    registry order (``owner`` is e.g. ``labeller geometric``). ``extra_owners`` adds ``(owner,
-    options)`` pairs (stages given through the Python API). An option that several stages share (a
-    subclass's) is one row whose owner names them all."""
+    """``(owner, option)`` for every declared option: the engine's (and its parts'), then each
+    registered stage's in registry order (``owner`` is e.g. ``labeller geometric``). ``extra_owners``
+    adds ``(owner, options)`` pairs (stages given through the Python API). An option that several
+    stages share (a subclass's) is one row whose owner names them all."""
+    import importlib
+
     from .stages import STAGES
 
     owners: dict[int, list[str]] = {}
     options: dict[int, Option] = {}
     pairs = [("engine", o) for o in ENGINE_OPTIONS]
+    for owner, target in ENGINE_PARTS:
+        module, _, attr = target.partition(":")
+        pairs += [(owner, o) for o in getattr(importlib.import_module(module), attr)]
     for stage in STAGES:
         pairs += [(f"{stage.kind} {stage.name}", o) for o in stage.options()]
     for owner, declared in extra_owners:

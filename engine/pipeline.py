@@ -1,9 +1,14 @@
-"""The streaming orchestrator: decode -> tracks -> features -> motion labels -> masks -> writers,
-one window at a time.
+"""The streaming orchestrator: decode -> tracks -> features -> motion labels -> masks -> object
+filter -> every input frame -> writers, one window at a time.
+
+The timeline (:mod:`.io.timeline`) chooses the frames the stages see (sampling in time, repeats, scene
+cuts); at a cut every stage with a ``reset()`` forgets the previous scene. The object filter
+(:mod:`.masks.objects`) keeps only objects with evidence and numbers them 1..K; then every input
+frame the stages did not see gets the mask of the processed frame before it (:mod:`.io.every_frame`).
 
 :class:`PipelineRun` is the loop: opening it reads the input and builds the stages, iterating it
-yields each window's masks as they are made (and writes the outputs when the run has an output
-folder). ``run_pipeline(config)`` (the CLI) runs it to the end and returns the summary (also stored
+yields the masks of the input frames each window makes final (and writes the outputs when the run has
+an output folder). ``run_pipeline(config)`` (the CLI) runs it to the end and returns the summary (also stored
 in ``run.json``); :func:`motionseg_trt.segment` (the Python API) turns its windows into per-frame
 results. Nothing is created in the output folder until the input has been opened and the stages
 built, so a bad input or a missing model leaves no empty result folder behind.
@@ -26,8 +31,11 @@ from .io.decode import open_frames
 from .io.output_dir import check_output_dir, prepare_output_dir
 from .io.windows import VideoSource, validate_window
 from .io.background import BackgroundWriter
+from .io.every_frame import EveryFrame
 from .io.sinks.base import OutputMasks
+from .io.timeline import Timeline
 from .io.writers import OutputWriter
+from .masks.objects import ObjectFilter
 from .options import ENGINE_OPTIONS, check_options, read_option
 from .progress import NoProgress, make_progress, stage_fps
 from .stages import Stages, build_stages, runtime_warnings
@@ -71,6 +79,24 @@ def check_masks(window: FrameWindow, masks: WindowMasks, work_hw: tuple[int, int
     return WindowMasks(start=masks.start, labels=labels, object_ids=list(masks.object_ids))
 
 
+def reset_stages(stages: Stages) -> None:
+    """A scene cut: every stage that keeps state across windows forgets it."""
+    for stage in stages:
+        reset = getattr(stage, "reset", None)
+        if callable(reset):
+            reset()
+
+
+def stage_warnings(*parts) -> list[str]:
+    """What the stages (and the object filter) want the user to know, from their ``warnings()``."""
+    out = []
+    for part in parts:
+        warn = getattr(part, "warnings", None)
+        if callable(warn):
+            out.extend(warn())
+    return out
+
+
 def package_versions() -> dict[str, Optional[str]]:
     """Versions from the installed metadata: importing torch just to read its version costs seconds."""
     from importlib import metadata
@@ -99,26 +125,25 @@ def package_versions() -> dict[str, Optional[str]]:
 
 @dataclass
 class Emitted:
-    """One window's output: the frames it emits (working resolution), their masks as the writers see
-    them (:class:`~.io.sinks.base.OutputMasks`: working-resolution labels, ``at_input_size(i)``), and
-    the tracks and motion labels they came from."""
+    """One step of a run: the masks of the input frames that are now final (:class:`OutputMasks`:
+    consecutive input frames from ``masks.start``, final object ids and scores, working-resolution
+    labels, ``at_input_size(i)``), and the window, tracks and motion labels whose processing let them
+    out. The object filter holds frames back until their objects have shown enough evidence, so the
+    masks are of earlier frames than the window's newest, maybe none; the last step, at the end of
+    the video, has no window (None)."""
 
-    window: FrameWindow
-    tracks: Tracks
-    labels: MotionLabels
+    window: Optional[FrameWindow]
+    tracks: Optional[Tracks]
+    labels: Optional[MotionLabels]
     masks: OutputMasks
-
-    @property
-    def frames(self) -> np.ndarray:
-        return self.window.frames[self.window.emit_from:]
 
 
 class PipelineRun:
     """A run, opened: the input read, the stages built, nothing written yet (the errors of a bad
     input, a bad option or a missing model are raised here). Iterating it runs the windows, hands
-    each to the writers when ``config.out`` is set, and yields it (:class:`Emitted`); then
-    :attr:`summary` holds what ``run.json`` records. :func:`run_pipeline` (the CLI) and the Python
-    API (:func:`motionseg_trt.segment`) are both this loop."""
+    each step's masks to the writers when ``config.out`` is set, and yields it (:class:`Emitted`);
+    then :attr:`summary` holds what ``run.json`` records. :func:`run_pipeline` (the CLI) and the
+    Python API (:func:`motionseg_trt.segment`) are both this loop."""
 
     def __init__(self, config: RunConfig, stages: Optional[Stages] = None, label: Optional[str] = None):
         self.t_start = time.perf_counter()
@@ -141,6 +166,9 @@ class PipelineRun:
         self.label = label or os.path.basename(str(self.info.path).rstrip("/")) or "input"
         self.progress = NoProgress()
         try:
+            # these read their options first: a bad one fails before a stage exports a graph (seconds)
+            self.timeline = Timeline(self.reader, config)
+            self.objects = ObjectFilter(config)
             # before the stages: building them may export graphs for minutes
             self.progress = make_progress(config, self.label, self.info.num_frames)
             t_build = time.perf_counter()
@@ -151,7 +179,6 @@ class PipelineRun:
             raise
         self.summary: Optional[dict] = None
         self.num_windows = 0
-        self._object_ids: set[int] = set()
 
     def __enter__(self) -> "PipelineRun":
         return self
@@ -172,7 +199,7 @@ class PipelineRun:
     def __iter__(self) -> Iterator[Emitted]:
         config, clock = self.config, self.clock
         writer = None
-        source = VideoSource(self.reader, config.window, config.stride, config.offline,
+        source = VideoSource(self.timeline, config.window, config.stride, config.offline,
                              prefetch=read_option(config, ENGINE_OPTIONS, "prefetch_frames"))
         try:
             if config.out:
@@ -180,9 +207,12 @@ class PipelineRun:
                 # background_writer=false writes on the main thread (A/B timing of the worker threads)
                 pending = 2 if read_option(config, ENGINE_OPTIONS, "background_writer") else 0
                 writer = BackgroundWriter(OutputWriter(config.out, self.info, config), max_pending=pending)
-            for step in self._windows(source):
+            # a source in memory is read once: the overlay draws on the frames the reader keeps for it
+            pictures = writer is not None and writer.shows_pictures and self.reader.keep_pictures()
+            for step in self._steps(source):
                 if writer is not None:
-                    clock.run("write_wait", writer.write, step.frames, step.masks)
+                    shown = self.reader.kept_pictures(len(step.masks.labels)) if pictures else None
+                    clock.run("write_wait", writer.write, shown, step.masks)
                 self.progress.update(len(step.masks.labels))
                 yield step
             if writer is not None:
@@ -200,48 +230,64 @@ class PipelineRun:
             source.close()
             self.close()
 
-    def _windows(self, source: VideoSource) -> Iterator[Emitted]:
+    def _steps(self, source: VideoSource) -> Iterator[Emitted]:
+        """Each window's final frames, then those the object filter still held and the input frames
+        after the last processed one (the end of the video)."""
+        clock, every = self.clock, EveryFrame(self.info)
+        for window, tracks, labels, masks in self._windows(source):
+            final = clock.run("masks", self.objects.add, window, tracks, labels, masks)
+            yield Emitted(window, tracks, labels, every.masks(final))
+        final = clock.run("masks", self.objects.flush)
+        yield Emitted(None, None, None, every.masks(final, end=self.reader.status.frames_decoded))
+
+    def _windows(self, source: VideoSource) -> Iterator[tuple]:
+        """(window, tracks, motion labels, masks) of each window, densifier ids; stages reset at a cut."""
         clock, stages, info = self.clock, self.stages, self.info
         windows = iter(source)
+        scene = 0
         while True:
             window = clock.run("decode", next, windows, None)
             if window is None:
                 return
             self.num_windows += 1
+            if window.scene != scene:
+                reset_stages(stages)
+                scene = window.scene
             if hasattr(stages.features, "begin"):  # its networks may run while the tracker does
                 clock.run("features", stages.features.begin, window)
             tracks = clock.run("tracks", stages.tracker.track, window)
             feats = clock.run("features", stages.features.extract, window, tracks)
             labels = clock.run("motion", stages.labeller.label, window, tracks, feats)
             masks = clock.run("masks", stages.densifier.densify, window, tracks, labels, feats)
-            masks = check_masks(window, masks, (info.work_height, info.work_width))
-            for frame in masks.labels:
-                # ids counted at the working resolution: the nearest-neighbour upscale keeps every label
-                self._object_ids.update((np.flatnonzero(np.bincount(frame.ravel(), minlength=2)[1:]) + 1).tolist())
-            yield Emitted(window, tracks, labels, OutputMasks(start=masks.start, labels=masks.labels,
-                                                              object_ids=list(masks.object_ids), info=info))
+            yield window, tracks, labels, check_masks(window, masks, (info.work_height, info.work_width))
 
     def _summary(self) -> tuple[dict, dict]:
         """The summary (returned, and printed by the CLI) and the run's record (``run.json``)."""
         config, clock, status = self.config, self.clock, self.reader.status
         total = time.perf_counter() - self.t_start
         frames = status.frames_decoded
+        report = self.timeline.report
         summary = {
             "status": "complete" if status.complete else "input-incomplete",
             "out": config.out,
             "frames": frames,
-            "objects": len(self._object_ids),
+            "frames_processed": report.frames_processed,
+            "objects": self.objects.num_objects,
+            "scenes": len(report.cuts) + 1,
             "windows": self.num_windows,
             "seconds": {**clock.as_dict(), "build": round(self.build_seconds, 4), "total": round(total, 4)},
             "fps": round(frames / total, 3) if total > 0 else None,
             "fps_stages": _stage_fps(frames, clock),
             "fps_per_stage": stage_fps(frames, clock.seconds, self.num_windows),
-            "warnings": run_warnings(config, status) + runtime_warnings(config, self.stages),
+            "warnings": (run_warnings(config, status) + stage_warnings(*self.stages, self.objects)
+                         + runtime_warnings(config, self.stages)),
             "decode": status.to_dict(),
         }
         run_info = {
             **summary,
             "input": vars(self.info).copy(),
+            "timeline": report.to_dict(),
+            "object_filter": self.objects.report(),
             "mode": "offline" if config.offline else "streaming",
             "config": config.to_dict(),
             "versions": package_versions(),

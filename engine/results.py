@@ -1,9 +1,11 @@
 """Per-frame results of the Python API (:func:`motionseg_trt.segment`): the frame's label map at the
-input's size (the same array ``masks/%05d.png`` holds) and the objects present in it.
+input's size (the same array ``masks/%05d.png`` holds) and the objects present in it, with the same
+box and score as ``objects.json``.
 
-An object's ``score`` is, until a stage provides its own, the mean motion probability (the
-labeller's) of the tracks that fall inside its mask in that frame, at the working resolution; None
-when no visible track falls inside. :func:`frame_scores` is the one place that computes it.
+An object's ``score`` in a frame is the mean motion probability (the labeller's) of the visible tracks
+that fall inside its mask, at the working resolution; None when no visible track falls inside. The
+object filter computes it (:func:`frame_scores`, the one place that does) for its evidence and hands it
+on with the final ids; a frame the stages did not process has the score of the frame it repeats.
 """
 from __future__ import annotations
 
@@ -50,30 +52,24 @@ def frame_objects(labels: np.ndarray, scores: dict[int, float]) -> list[FrameObj
 
 def frame_scores(labels: np.ndarray, xy: np.ndarray, visible: np.ndarray, prob: np.ndarray) -> dict[int, float]:
     """Object id -> mean ``prob`` of the visible tracks whose point (``xy`` [N, 2], working pixels) lies
-    in that object in ``labels`` (working resolution)."""
+    in that object in ``labels`` (working resolution); points outside the frame are in no object."""
     if len(prob) != len(xy) or not len(xy):
         return {}
     h, w = labels.shape
     pts = np.rint(xy[visible]).astype(np.int64)
     inside = (pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)
     pts, p = pts[inside], np.asarray(prob, np.float64)[visible][inside]
-    ids = labels[pts[:, 1], pts[:, 0]]
-    out = {}
-    for obj in np.unique(ids[ids > 0]).tolist():
-        out[int(obj)] = round(float(p[ids == obj].mean()), 4)
-    return out
+    ids = labels[pts[:, 1], pts[:, 0]].astype(np.int64)
+    on = ids > 0
+    sums = np.bincount(ids[on], weights=p[on], minlength=256)
+    counts = np.bincount(ids[on], minlength=256)
+    return {int(i): round(float(sums[i] / counts[i]), 4) for i in np.flatnonzero(counts)}
 
 
-def window_results(step) -> Iterator[FrameResult]:
-    """The frames of one :class:`~motionseg_trt.pipeline.Emitted` window, in order."""
-    window, tracks, masks = step.window, step.tracks, step.masks
-    prob = np.asarray(step.labels.prob)
+def frame_results(masks) -> Iterator[FrameResult]:
+    """The frames of one step's :class:`~motionseg_trt.io.sinks.base.OutputMasks` (consecutive input
+    frames, final ids and scores), in order."""
     for i in range(len(masks.labels)):
-        index = masks.start + i
-        local = index - window.start
-        scores = {}
-        if 0 <= local < tracks.num_frames:
-            scores = frame_scores(masks.labels[i], tracks.xy[:, local], tracks.visible[:, local], prob)
         # a copy: the writer thread may still be reading the shared array
         labels = np.array(masks.at_input_size(i), dtype=np.uint8, copy=True)
-        yield FrameResult(index=index, labels=labels, objects=frame_objects(labels, scores))
+        yield FrameResult(index=masks.start + i, labels=labels, objects=frame_objects(labels, masks.score(i)))

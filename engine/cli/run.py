@@ -36,6 +36,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
 def _defaults_in_words(kind: str) -> str:
     from .. import stages
 
@@ -82,6 +92,12 @@ def register(subparsers) -> None:
     s.add_argument("--offline", action="store_true", help="the whole clip as one window (official behaviour)")
     s.add_argument("--max-side", type=_positive_int, default=_DEFAULTS.max_side,
                    help=f"downscale inputs whose longest side is larger (default {_DEFAULTS.max_side})")
+    t = s.add_mutually_exclusive_group()
+    t.add_argument("--fps", type=_positive_float, default=None, metavar="F",
+                   help="process at most F frames per second, chosen by timestamp (default: 24 for inputs of "
+                        "48 fps and more, every frame below); every input frame still gets a mask")
+    t.add_argument("--vid-stride", type=_positive_int, default=None, metavar="N",
+                   help="process every Nth input frame instead (1: every frame)")
 
     m = p.add_argument_group("models")
     m.add_argument("--models", choices=stages.model_sets(), default=_DEFAULTS.models,
@@ -113,6 +129,8 @@ def register(subparsers) -> None:
 
     o = p.add_argument_group("output")
     o.add_argument("--no-overlay", action="store_true", help="do not write overlay.mp4")
+    o.add_argument("--overlay-size", metavar="WxH|N", default=None,
+                   help="overlay.mp4 at WIDTHxHEIGHT, or with its longest side N (default: the input's size)")
     o.add_argument("--no-progress", action="store_true",
                    help="no progress bar (on a terminal) or progress lines (elsewhere, every 10 s)")
     o.add_argument("-q", "--quiet", action="store_true",
@@ -134,6 +152,13 @@ def config_from_args(args: argparse.Namespace, input_path: Optional[str] = None)
         raise _UsageError(str(exc)) from None
     if args.sam2_image_size:
         extra["sam2_image_size"] = args.sam2_image_size
+    if args.overlay_size:
+        from ..io.sinks.overlay import parse_overlay_size
+
+        try:
+            parse_overlay_size(args.overlay_size)
+        except ValueError as exc:
+            raise _UsageError(str(exc)) from None
     return RunConfig(
         input=input_path if input_path is not None else args.inputs[0],
         out=args.out or default_out(input_path if input_path is not None else args.inputs[0]),
@@ -142,6 +167,8 @@ def config_from_args(args: argparse.Namespace, input_path: Optional[str] = None)
         stride=args.stride,
         offline=args.offline,
         max_side=args.max_side,
+        fps=args.fps,
+        vid_stride=args.vid_stride,
         models=args.models,
         tracker=args.tracker or default_stage("tracker", args.models),
         features=args.features,
@@ -156,6 +183,7 @@ def config_from_args(args: argparse.Namespace, input_path: Optional[str] = None)
         device=args.device,
         threads=args.threads,
         write_overlay=not args.no_overlay,
+        overlay_size=args.overlay_size,
         progress=not (args.no_progress or args.quiet),
         extra=extra,
     )

@@ -8,13 +8,14 @@ usable was given, an :class:`~motionseg_trt.errors.InputError`.
 """
 from __future__ import annotations
 
+from collections import deque
 from typing import Iterable, Iterator, Optional
 
 import numpy as np
 
 from ..contracts import VideoInfo
 from ..errors import InputError
-from .decode import DEFAULT_FPS, DecodeStatus, FrameReader
+from .decode import DEFAULT_FPS, DecodeStatus, FrameReader, InputFrame, thumbnail_of
 from .geometry import resize_frame, working_size
 
 
@@ -53,8 +54,9 @@ class IterableReader(FrameReader):
         work_w, work_h = working_size(width, height, max_side)
         self.info = VideoInfo(path=self.path, width=width, height=height, work_width=work_w, work_height=work_h,
                               fps=float(fps or DEFAULT_FPS), num_frames=count)
+        self._kept: Optional[deque] = None  # input frames kept for the overlay (keep_pictures)
 
-    def __iter__(self) -> Iterator[np.ndarray]:
+    def input_frames(self) -> Iterator[InputFrame]:
         frame, self._first = self._first, None
         info = self.info
         while frame is not None:
@@ -66,15 +68,44 @@ class IterableReader(FrameReader):
                 self.status.error = problem
                 self.status.stopped_at = self.status.frames_decoded
                 return
+            index = self.status.frames_decoded
             self.status.frames_decoded += 1
-            # a copy when no resize happens: the caller may reuse its buffer for the next frame
-            yield resize_frame(frame, info.work_width, info.work_height).copy()
+            if self._kept is not None:
+                self._kept.append(frame.copy())
+            # converted now, a copy: the caller may reuse its buffer for the next frame
+            image = resize_frame(frame, info.work_width, info.work_height).copy()
+            yield _MemoryFrame(image, index, index / info.fps)
             frame = next(self._frames, None)
+
+    def keep_pictures(self) -> bool:
+        """The input is read once: keep each frame (at the input's size) until :meth:`kept_pictures`
+        takes it, for a sink that shows the pictures (the overlay)."""
+        if self._kept is None:
+            self._kept = deque()
+        return True
+
+    def kept_pictures(self, count: int) -> list[np.ndarray]:
+        """The next ``count`` input frames kept, in order (the reader has read them already)."""
+        return [self._kept.popleft() for _ in range(count)]
 
     def close(self) -> None:
         close = getattr(self._frames, "close", None)  # a generator's clean-up runs now, not at GC
         if callable(close):
             close()
+
+
+class _MemoryFrame(InputFrame):
+    __slots__ = ("_image",)
+
+    def __init__(self, image: np.ndarray, index: int, time: float):
+        super().__init__(index, time)
+        self._image = image
+
+    def image(self) -> np.ndarray:
+        return self._image
+
+    def thumbnail(self) -> np.ndarray:
+        return thumbnail_of(self._image)
 
 
 def array_reader(array: np.ndarray, max_side: int = 960, fps: Optional[float] = None) -> IterableReader:

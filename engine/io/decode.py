@@ -46,13 +46,61 @@ class DecodeStatus:
         }
 
 
+THUMB_WIDTH = 128  # px: the thumbnails that duplicate frames and scene cuts are told from
+
+
+class InputFrame:
+    """One decoded input frame, converted only on demand: frames that the time sampling skips cost a
+    thumbnail, not a working-resolution conversion."""
+
+    __slots__ = ("index", "time")
+
+    def __init__(self, index: int, time: float):
+        self.index = index  # input frame number
+        self.time = time  # seconds from the first frame
+
+    def image(self) -> np.ndarray:  # pragma: no cover - interface
+        """RGB uint8 at the working resolution, upright."""
+        raise NotImplementedError
+
+    def thumbnail(self) -> np.ndarray:  # pragma: no cover - interface
+        """RGB uint8, :data:`THUMB_WIDTH` px wide (stored orientation: only compared with its
+        neighbours)."""
+        raise NotImplementedError
+
+
+def thumb_size(width: int, height: int) -> tuple[int, int]:
+    return THUMB_WIDTH, max(2, int(round(THUMB_WIDTH * height / max(width, 1) / 2.0)) * 2)
+
+
+def thumbnail_of(image: np.ndarray) -> np.ndarray:
+    """The thumbnail of an RGB frame that is already converted (area filter)."""
+    import cv2
+
+    h, w = image.shape[:2]
+    return cv2.resize(image, thumb_size(w, h), interpolation=cv2.INTER_AREA)
+
+
 class FrameReader:
-    """Common shape of the readers: ``info``, iteration over working-resolution RGB frames, ``status``."""
+    """Common shape of the readers: ``info``, ``status``, :meth:`input_frames` (every input frame as an
+    :class:`InputFrame`) and iteration over every frame at the working resolution."""
 
     info: VideoInfo
     status: DecodeStatus
 
-    def __iter__(self) -> Iterator[np.ndarray]:  # pragma: no cover - interface
+    def input_frames(self) -> Iterator[InputFrame]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for frame in self.input_frames():
+            yield frame.image()
+
+    def keep_pictures(self) -> bool:
+        """Keep each input frame for :meth:`kept_pictures` when the input cannot be read again (a
+        source in memory); False: it can be, a sink that shows pictures reads it itself."""
+        return False
+
+    def kept_pictures(self, count: int) -> list[np.ndarray]:  # pragma: no cover - only after keep_pictures()
         raise NotImplementedError
 
     def close(self) -> None:
@@ -181,17 +229,27 @@ class VideoFileReader(FrameReader):
             rgb = frame.to_ndarray(format="rgb24")
         return rotate_frame(rgb, self.rotation)
 
-    def __iter__(self) -> Iterator[np.ndarray]:
+    def _thumbnail(self, frame) -> np.ndarray:
+        from av.video.reformatter import Interpolation
+
+        w, h = thumb_size(*self._coded_size)
+        return frame.reformat(width=w, height=h, format="rgb24", interpolation=Interpolation.AREA).to_ndarray()
+
+    def input_frames(self) -> Iterator[InputFrame]:
         frame, self._first = self._first, None
         if frame is None:
             return
+        t0 = None
         while frame is not None:
             index = self.status.frames_decoded
             if frame.is_corrupt:
                 self.status.corrupt_frames.append(index)
-            image = self._convert(frame)
+            seconds = frame.time
+            if seconds is None or (t0 is not None and seconds < t0):  # no timestamps: the nominal rate
+                seconds = (t0 or 0.0) + index / self.info.fps
+            t0 = seconds if t0 is None else t0
             self.status.frames_decoded += 1
-            yield image
+            yield _AvInputFrame(self, frame, index, float(seconds - t0))
             frame = next(self._frames, None)
         self._finish()
 
@@ -209,6 +267,20 @@ class VideoFileReader(FrameReader):
     def close(self) -> None:
         self._frames.close()
         self._container.close()
+
+
+class _AvInputFrame(InputFrame):
+    __slots__ = ("_reader", "_frame")
+
+    def __init__(self, reader: VideoFileReader, frame, index: int, time: float):
+        super().__init__(index, time)
+        self._reader, self._frame = reader, frame
+
+    def image(self) -> np.ndarray:
+        return self._reader._convert(self._frame)
+
+    def thumbnail(self) -> np.ndarray:
+        return self._reader._thumbnail(self._frame)
 
 
 def _ffmpeg_reason(exc: BaseException) -> str:

@@ -65,6 +65,10 @@ class AppearanceFillDensifier:
         self.motion = EdgeFillDensifier(config)
         self.motion.keep_foreground = True
 
+    def reset(self) -> None:
+        """A scene cut: the motion fill forgets its objects (regions are per frame)."""
+        self.motion.reset()
+
     def densify(self, window: FrameWindow, tracks: Tracks, labels: MotionLabels,
                 features: Optional[WindowFeatures] = None) -> WindowMasks:
         masks = self.motion.densify(window, tracks, labels)

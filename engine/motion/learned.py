@@ -257,7 +257,9 @@ class LearnedLabeller:
             from .residual_features import PRIOR_LOGIT_BOUND, camera_residual_evidence
 
             evidence = camera_residual_evidence(tracks, hw, self.config, labeller=self.geometric,
-                                                stabilise=self.evidence == CAMERA_STABILISED)
+                                                stabilise=self.evidence == CAMERA_STABILISED,
+                                                frame_interval=window.frame_interval)
+            self.geometric.count_failures(window)
         gate = self.min_prior_logit if evidence is not None and self.min_prior_logit > -PRIOR_LOGIT_BOUND else None
         if self.model_config.use_dino and (features is None or features.dino is None):
             raise ModelFileError(f"{self.weights_path} reads backbone maps: run it with --features appearance")
@@ -266,6 +268,14 @@ class LearnedLabeller:
                             features=features if self.model_config.use_dino else None)
         moving = select(prob, self.threshold, self.min_tracks)
         return MotionLabels(prob=prob, moving=moving, threshold=self.threshold)
+
+    def reset(self) -> None:
+        if self.geometric is not None:
+            self.geometric.reset()
+
+    def warnings(self) -> list[str]:
+        """The camera model's (when the weights use its evidence)."""
+        return self.geometric.warnings() if self.geometric is not None else []
 
 
 def _say_first_run(message: str) -> None:

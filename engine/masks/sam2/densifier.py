@@ -74,6 +74,12 @@ class Sam2Densifier:
         self._carried: dict[int, np.ndarray] = {}  # global id -> mask on the last emitted frame
         self._last_emitted: Optional[int] = None  # global index of that frame
 
+    def reset(self) -> None:
+        """A scene cut: no object is carried into the new scene, no image feature reused."""
+        self._feature_carry = {}
+        self._carried = {}
+        self._last_emitted = None
+
     # -- model -----------------------------------------------------------------------------------
     @classmethod
     def network_specs(cls, config: RunConfig, frame_hw) -> list:
