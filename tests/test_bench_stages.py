@@ -73,12 +73,12 @@ def test_input_clip_end_to_end(frame_folder, tmp_path, capsys):
                            "input_height": 48, "input_width": 64}
     run = doc["results"][0]
     assert run["windows"] == 3 and run["warmup_windows"] == 1 and run["frames_measured"] == 8
-    assert run["stages"]["features"]["no_op"] is True and run["stages"]["features"]["fps"] is None
+    assert run["stages"]["features"]["no_op"] is False and run["stages"]["features"]["fps"] > 0  # appearance
     tracks = run["stages"]["tracks"]
     assert tracks["no_op"] is False and tracks["fps"] > 0
     assert tracks["per_frame_ms"]["mean"] == pytest.approx(tracks["per_window_ms"]["mean"] / 4)
     printed = capsys.readouterr().out
-    assert "latency per frame" in printed and "no-op" in printed
+    assert "latency per frame" in printed
 
 
 def test_input_errors(tmp_path, capsys):

@@ -201,7 +201,6 @@ def test_default_stages_are_the_appearance_pipeline(tmp_path, capsys, small_clip
     assert code == 0, err
     run = json.loads((tmp_path / "o" / "run.json").read_text())
     assert (run["config"]["motion_model"], run["config"]["densifier"]) == ("appearance", "appearance")
-    assert run["config"]["features"] == "appearance"
 
 
 def test_learned_model_without_weights_is_exit_5(tmp_path, capsys, monkeypatch, small_clip):
@@ -290,7 +289,7 @@ def test_an_option_no_stage_of_the_run_reads_is_named_in_a_warning(tmp_path, cap
     run.json) rather than leaving the user to believe it took effect. Keys the stages did read are
     not named. (A key that no stage has is an error: tests/test_options.py.)"""
     code, _, err = _run(capsys, small_clip, "--out", tmp_path / "o", "--no-overlay",
-                        "--option", "learned_chunk=64", "--option", "geo_outlier_k=3")
+                        "--motion-model", "geometric", "--option", "learned_chunk=64", "--option", "geo_outlier_k=3")
     assert code == 0, err
     warnings = json.loads((tmp_path / "o" / "run.json").read_text())["warnings"]
     assert len(warnings) == 1 and "learned_chunk=64" in warnings[0] and "geo_outlier_k" not in warnings[0]
