@@ -129,6 +129,8 @@ ENGINE_OPTIONS = (
     Option("background_writer", True, "write the outputs on a worker thread (false: on the main thread, "
                                       "for A/B timing)"),
     Option("prefetch_frames", 8, "frames decoded ahead on a worker thread (0: none)", minimum=0),
+    Option("overlap_stages", True, "label and densify a window on a worker thread while the next one is "
+                                   "tracked (false: one window at a time)"),
     Option("progress_interval", 10.0, "seconds between the progress lines printed when stderr is not a "
                                       "terminal", positive=True),
     Option("ort_providers", None, "ONNX Runtime execution providers in order, comma-separated (cpu, cuda, "

@@ -79,7 +79,7 @@ def check_masks(window: FrameWindow, masks: WindowMasks, work_hw: tuple[int, int
     return WindowMasks(start=masks.start, labels=labels, object_ids=list(masks.object_ids))
 
 
-def reset_stages(stages: Stages) -> None:
+def reset_stages(stages) -> None:
     """A scene cut: every stage that keeps state across windows forgets it."""
     for stage in stages:
         reset = getattr(stage, "reset", None)
@@ -241,25 +241,54 @@ class PipelineRun:
         yield Emitted(None, None, None, every.masks(final, end=self.reader.status.frames_decoded))
 
     def _windows(self, source: VideoSource) -> Iterator[tuple]:
-        """(window, tracks, motion labels, masks) of each window, densifier ids; stages reset at a cut."""
-        clock, stages, info = self.clock, self.stages, self.info
+        """(window, tracks, motion labels, masks) of each window, in order; stages reset at a cut.
+
+        The labeller and the densifier of a window run on a worker thread while the main thread decodes
+        and tracks the next one (``overlap_stages``): the tracker is the longest stage, and on two cores
+        the second one would otherwise wait. Each stage still sees its windows one at a time, in order.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        clock, stages = self.clock, self.stages
         windows = iter(source)
         scene = 0
-        while True:
-            window = clock.run("decode", next, windows, None)
-            if window is None:
-                return
-            self.num_windows += 1
-            if window.scene != scene:
-                reset_stages(stages)
+        overlap = read_option(self.config, ENGINE_OPTIONS, "overlap_stages")
+        pending = None  # (window, tracks, future of (labels, masks))
+        worker = ThreadPoolExecutor(1, thread_name_prefix="masks") if overlap else None
+        try:
+            while True:
+                window = clock.run("decode", next, windows, None)
+                if window is None:
+                    break
+                self.num_windows += 1
+                cut = window.scene != scene
                 scene = window.scene
-            if hasattr(stages.features, "begin"):  # its networks may run while the tracker does
-                clock.run("features", stages.features.begin, window)
-            tracks = clock.run("tracks", stages.tracker.track, window)
-            feats = clock.run("features", stages.features.extract, window, tracks)
-            labels = clock.run("motion", stages.labeller.label, window, tracks, feats)
-            masks = clock.run("masks", stages.densifier.densify, window, tracks, labels, feats)
-            yield window, tracks, labels, check_masks(window, masks, (info.work_height, info.work_width))
+                if cut:  # the labeller and densifier reset in their own turn, after the previous window
+                    reset_stages([stages.tracker, stages.features])
+                if hasattr(stages.features, "begin"):  # its networks may run while the tracker does
+                    clock.run("features", stages.features.begin, window)
+                tracks = clock.run("tracks", stages.tracker.track, window)
+                feats = clock.run("features", stages.features.extract, window, tracks)
+                if worker is None:
+                    yield window, tracks, *self._labels_and_masks(window, tracks, feats, cut)
+                    continue
+                future = worker.submit(self._labels_and_masks, window, tracks, feats, cut)
+                if pending is not None:
+                    yield pending[0], pending[1], *pending[2].result()
+                pending = (window, tracks, future)
+            if pending is not None:
+                yield pending[0], pending[1], *pending[2].result()
+        finally:
+            if worker is not None:
+                worker.shutdown(wait=True, cancel_futures=True)
+
+    def _labels_and_masks(self, window: FrameWindow, tracks: Tracks, feats, cut: bool) -> tuple:
+        clock, stages, info = self.clock, self.stages, self.info
+        if cut:
+            reset_stages([stages.labeller, stages.densifier])
+        labels = clock.run("motion", stages.labeller.label, window, tracks, feats)
+        masks = clock.run("masks", stages.densifier.densify, window, tracks, labels, feats)
+        return labels, check_masks(window, masks, (info.work_height, info.work_width))
 
     def _summary(self) -> tuple[dict, dict]:
         """The summary (returned, and printed by the CLI) and the run's record (``run.json``)."""
