@@ -285,3 +285,68 @@ def test_the_stage_table_picks_each_kind():
         chosen(RunConfig(motion_model="official", densifier="embedded", features="none"))
     with pytest.raises(OptionError, match="need different features.*--densifier embedded"):
         chosen(RunConfig(motion_model="official"))  # the embedded set's densifier reads the appearance cues
+
+
+def test_the_next_window_is_tracked_while_one_is_densified_and_each_stage_resets_in_its_turn(tmp_path):
+    """overlap_stages: a window's labels and masks come from a worker thread while the main thread tracks
+    the next window; each stage still sees its windows in order, a cut resets the tracker before the new
+    scene's first window and the labeller/densifier after the old scene's last, and the masks are the
+    same as one window at a time."""
+    import threading
+    import time
+
+    from _footage import SceneSpec, encode, render
+
+    a, _ = render(SceneSpec(seed=1, velocity=(-60.0, 40.0)), 1.5, 24)
+    b, _ = render(SceneSpec(seed=2, tint=(1.0, 0.7, 0.5), start=(120.0, 200.0), velocity=(70.0, -50.0)), 1.5, 24)
+    path = encode(str(tmp_path / "joined.mp4"), np.concatenate([a, b]), 24)
+    events = []
+
+    class Tracker(_FakeTracker):
+        def track(self, window):
+            events.append(("track", window.index))
+            return super().track(window)
+
+        def reset(self):
+            events.append(("reset", "tracker"))
+
+    class Labeller(_FakeLabeller):
+        def label(self, window, tracks, features):
+            events.append(("label", window.index, threading.current_thread().name))
+            return super().label(window, tracks, features)
+
+        def reset(self):
+            events.append(("reset", "labeller"))
+
+    class Densifier(_BrightDensifier):
+        def densify(self, window, tracks, labels, features=None):
+            time.sleep(0.05)  # long enough for the main thread to get to the next window
+            events.append(("densify", window.index))
+            return super().densify(window, tracks, labels, features)
+
+        def reset(self):
+            events.append(("reset", "densifier"))
+
+    masks, orders = {}, {}
+    for overlap in (True, False):
+        events.clear()
+        out = tmp_path / f"o{overlap}"
+        run_pipeline(RunConfig(input=path, out=str(out), window=12, stride=6, write_overlay=False, progress=False,
+                               extra={**NO_FILTER, "overlap_stages": overlap}),
+                     Stages(Tracker(), NoFeatures(), Labeller(), Densifier()))
+        masks[overlap] = _masks(str(out), 72)
+        orders[overlap] = list(events)
+    for overlap, seen in orders.items():
+        for kind in ("track", "label", "densify"):
+            indices = [e[1] for e in seen if e[0] == kind]
+            assert indices == sorted(indices) and len(indices) == len(set(indices)) >= 10
+        assert [e[1] for e in seen if e[0] == "reset"] == ["tracker", "labeller", "densifier"]  # one cut
+        first_new = next(e[1] for e in seen[seen.index(("reset", "tracker")) + 1:] if e[0] == "track")
+        assert seen.index(("densify", first_new - 1)) < seen.index(("reset", "labeller")) \
+            < seen.index(next(e for e in seen if e[0] == "label" and e[1] == first_new))
+    overlapped = orders[True]
+    assert all(e[2].startswith("masks") for e in overlapped if e[0] == "label")
+    assert any(overlapped.index(("track", k + 1)) < overlapped.index(("densify", k))
+               for k in range(5))  # tracking went on while a window was densified
+    assert all(e[2] == threading.current_thread().name for e in orders[False] if e[0] == "label")
+    np.testing.assert_array_equal(masks[True], masks[False])
