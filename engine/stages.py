@@ -68,12 +68,12 @@ STAGES: list[Stage] = [
     Stage("features", "official", "motionseg_trt.features.extractor:OfficialFeatureExtractor", ("official",),
           default_in=("official",), help="Depth-Anything-V2 disparity and DINOv2 key features"),
     Stage("labeller", "geometric", "motionseg_trt.motion.geometric:GeometricLabeller", ("embedded",),
-          help="camera-model residuals (RANSAC homographies); with --densifier embedded, the pipeline of "
-               "before the appearance cues (no learned weights)"),
+          default_in=("embedded",), help="camera-model residuals (RANSAC homographies); the default (with "
+                                         "--densifier embedded: the pipeline of before the appearance cues)"),
     Stage("labeller", "learned", "motionseg_trt.motion.learned:LearnedLabeller", ("embedded",),
           help="the paper's classifier with our weights, trained on generated clips"),
     Stage("labeller", "appearance", "motionseg_trt.motion.learned:AppearanceLabeller", ("embedded",),
-          default_in=("embedded",), needs="appearance", help="the paper's classifier with our backbone in its DINO slot, trained on DAVIS-2016 "
+          needs="appearance", help="the paper's classifier with our backbone in its DINO slot, trained on DAVIS-2016 "
                                    "train (non-commercial weights)"),
     Stage("labeller", "official", "motionseg_trt.motion.classifier.labeller:OfficialClassifierLabeller",
           ("official",), default_in=("official",), needs="official",

@@ -196,11 +196,11 @@ def test_default_stages_are_the_appearance_pipeline(tmp_path, capsys, small_clip
     # The default is what measures best on real video; run.json records what actually ran.
     from motionseg_trt.stages import default_motion_model
 
-    assert default_motion_model() == "appearance"
+    assert default_motion_model() == "geometric"
     code, _, err = _run(capsys, small_clip, "--out", tmp_path / "o", "--no-overlay")
     assert code == 0, err
     run = json.loads((tmp_path / "o" / "run.json").read_text())
-    assert (run["config"]["motion_model"], run["config"]["densifier"]) == ("appearance", "appearance")
+    assert (run["config"]["motion_model"], run["config"]["densifier"]) == ("geometric", "appearance")
 
 
 def test_learned_model_without_weights_is_exit_5(tmp_path, capsys, monkeypatch, small_clip):

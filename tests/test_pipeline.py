@@ -273,7 +273,7 @@ def test_the_stage_table_picks_each_kind():
 
     assert model_sets() == ["embedded", "official"]
     assert [default_stage(k, "embedded") for k in ("tracker", "features", "labeller", "densifier")] == \
-        ["flow", "none", "appearance", "appearance"]
+        ["flow", "none", "geometric", "appearance"]
     assert [default_stage(k, "official") for k in ("tracker", "features", "labeller", "densifier")] == \
         ["bootstapir", "official", "official", "sam2"]
     assert set(names("labeller")) >= {"geometric", "learned", "official"}

@@ -105,8 +105,8 @@ def main(argv=None) -> int:
     probs = {"geometric": {n: [w.geometric for w in clips[n].windows] for n in names},
              "oracle": {n: oracle_probabilities(clips[n], gts[n]) for n in names}, "appearance": {}}
     saved = out / "crossval_probabilities.npz"  # a rerun with the same settings resumes after the classifier
-    if "appearance" not in variants and args.no_final:
-        pass
+    if "appearance" not in variants:
+        pass  # no classifier to cross-validate
     elif saved.is_file():
         with np.load(saved) as z:
             probs["appearance"] = {n: [z[f"{n}/{w.index}"] for w in clips[n].windows] for n in names}
