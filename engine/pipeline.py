@@ -2,9 +2,10 @@
 one window at a time.
 
 ``run_pipeline(config)`` opens the input, builds the stages, feeds them every window and writes the
-outputs; it returns a summary (also stored in ``run.json``). Nothing is created in the output folder
-until the input has been opened and the stages built, so a bad input or a missing model leaves no
-empty result folder behind.
+outputs; it returns a summary (also stored in ``run.json``). The output folder is claimed (checked,
+locked: one run per folder) first, but nothing is written into it, and no previous result removed,
+until the first masks are ready, so a bad input, a missing model or an interrupt during start-up
+leaves it as it was (:mod:`.io.output_dir`).
 """
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ from . import __version__
 from .config import RunConfig, StageOptions
 from .contracts import FrameWindow, WindowMasks
 from .io.decode import open_frames
-from .io.output_dir import check_output_dir, prepare_output_dir
+from .faults import fault_point
+from .interrupts import deferred
+from .io.output_dir import claim_output_dir
 from .io.windows import VideoSource, validate_window
 from .io.background import BackgroundWriter
 from .io.writers import OutputWriter
@@ -109,7 +112,12 @@ def run_pipeline(config: RunConfig, stages: Optional[Stages] = None) -> dict:
     check_options(config, [(type(s).__name__, getattr(s, "OPTIONS", ())) for s in stages or ()])
     if not config.offline:
         validate_window(config.window, config.stride)
-    check_output_dir(config.out, config.overwrite)
+    with claim_output_dir(config.out, config.overwrite) as folder:
+        fault_point("after-lock")
+        return _run(config, stages, folder, t_start)
+
+
+def _run(config: RunConfig, stages: Optional[Stages], folder, t_start: float) -> dict:
     if config.threads:
         import cv2
 
@@ -121,8 +129,8 @@ def run_pipeline(config: RunConfig, stages: Optional[Stages] = None) -> dict:
         stages = stages if stages is not None else build_stages(config)
         build_seconds = time.perf_counter() - t_build
         info = reader.info
-        prepare_output_dir(config.out, config.overwrite)
-        writer = OutputWriter(config.out, info, config)
+        fault_point("before-first-frame")
+        writer = OutputWriter(config.out, info, config, folder=folder)
         # background_writer=false writes on the main thread (A/B timing of the worker threads)
         writer = BackgroundWriter(writer, max_pending=2 if read_option(config, ENGINE_OPTIONS, "background_writer") else 0)
         source = VideoSource(reader, config.window, config.stride, config.offline,
@@ -143,6 +151,8 @@ def run_pipeline(config: RunConfig, stages: Optional[Stages] = None) -> dict:
                 masks = check_masks(window, masks, (info.work_height, info.work_width))
                 clock.run("write_wait", writer.write, window.frames[window.emit_from:], masks)
                 progress.update(len(window.emit_range))
+                if num_windows == 1:
+                    fault_point("after-first-window")
             clock.run("write_wait", writer.drain)
             clock.seconds["write"] = writer.busy_seconds
 
@@ -170,17 +180,21 @@ def run_pipeline(config: RunConfig, stages: Optional[Stages] = None) -> dict:
                 "versions": package_versions(),
                 "machine": {"platform": platform.platform(), "processor": platform.machine()},
             }
-            paths = writer.finish(run_info)
+            with deferred():  # objects.json and run.json: both or neither (a signal waits for them)
+                paths = writer.finish(run_info)
             summary["outputs"] = paths
         except BaseException:
-            source.close()
-            writer.abort()
+            with deferred():
+                source.close()
+                writer.abort()
             raise
         finally:
-            source.close()
-            progress.close()
+            with deferred():
+                source.close()
+                progress.close()
     finally:
-        reader.close()
+        with deferred():
+            reader.close()
     return summary
 
 
@@ -196,6 +210,12 @@ def run_warnings(config: RunConfig, status) -> list[str]:
     if status.error:
         warnings.append(f"decoding stopped at frame {status.stopped_at}: {status.error}; "
                         f"outputs cover frames 0-{status.frames_decoded - 1}")
+    changes = getattr(status, "size_changes", None)
+    if changes:
+        first, w, h = changes[0]
+        warnings.append(f"the frame size changes inside the stream ({len(changes)}{'+' if len(changes) >= 16 else ''} "
+                        f"time(s), first at frame {first}, to {w}x{h}); every frame was rescaled to the first "
+                        f"frame's size")
     if status.corrupt_frames:
         warnings.append(f"the decoder concealed errors in {len(status.corrupt_frames)} frame(s), "
                         f"first at frame {status.corrupt_frames[0]}")

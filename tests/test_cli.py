@@ -99,7 +99,7 @@ def test_full_run_and_overwrite(tmp_path, capsys, small_clip):
     assert code == 0, err
     assert "has no effect on CPU" in err and len(err.strip().splitlines()) == 1
     assert "16 frames" in stdout and str(out) in stdout and "fps" in stdout
-    assert sorted(os.listdir(out)) == ["masks", "objects.json", "overlay.mp4", "run.json"]
+    assert sorted(os.listdir(out)) == [".motionseg-trt", "masks", "objects.json", "overlay.mp4", "run.json"]
     run = json.load(open(out / "run.json"))
     assert run["config"]["fp16"] and run["config"]["threads"] == 1 and run["config"]["motion_model"] == "geometric"
     # again into the same folder: refused, then accepted with --overwrite
@@ -107,7 +107,7 @@ def test_full_run_and_overwrite(tmp_path, capsys, small_clip):
     code, _, err = _run(capsys, small_clip, "--out", out, "--overwrite", "--no-overlay",
                         "--motion-model", "geometric")
     assert code == 0, err
-    assert sorted(os.listdir(out)) == ["masks", "objects.json", "run.json"]  # the old overlay is gone
+    assert sorted(os.listdir(out)) == [".motionseg-trt", "masks", "objects.json", "run.json"]  # the old overlay is gone
 
 
 def test_default_output_folder_is_named_after_the_input(tmp_path, capsys, monkeypatch, small_clip):
@@ -118,7 +118,7 @@ def test_default_output_folder_is_named_after_the_input(tmp_path, capsys, monkey
     assert code == 0, err
     out = tmp_path / "clip_motionseg"  # small_clip is .../clip.mp4
     assert str(out) in stdout
-    assert sorted(os.listdir(out)) == ["masks", "objects.json", "run.json"]
+    assert sorted(os.listdir(out)) == [".motionseg-trt", "masks", "objects.json", "run.json"]
     assert len(os.listdir(out / "masks")) == 16
     # a frame folder is named after the folder, with or without a trailing slash
     assert default_out("shots/take1/") == default_out("shots/take1") == str(tmp_path / "take1_motionseg")
@@ -183,9 +183,10 @@ def test_ctrl_c_leaves_only_complete_files(tmp_path, signame):
         time.sleep(0.05)
     proc.send_signal(getattr(signal, signame))
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    assert proc.returncode == 128 + getattr(signal, signame), err  # 130 for SIGINT, 143 for SIGTERM
     assert err.strip().splitlines() == ["motionseg-trt: interrupted; completed files are kept"]
-    assert sorted(os.listdir(out)) == ["masks"]  # no overlay.mp4(.partial), no objects.json / run.json
+    # no overlay (partial or not), no objects.json / run.json, no lock; the marker lets --overwrite retry
+    assert sorted(os.listdir(out)) == [".motionseg-trt", "masks"]
     names = sorted(os.listdir(out / "masks"))
     assert 6 <= len(names) < 120 and names == [f"{i:05d}.png" for i in range(len(names))]
     for name in names:

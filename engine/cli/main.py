@@ -7,7 +7,9 @@ import importlib
 import sys
 
 from .. import __version__
-from ..errors import MotionSegError
+from ..errors import FileSystemError, MotionSegError, os_error_message
+from ..interrupts import exit_code as interrupt_exit_code
+from ..interrupts import signals_as_interrupts
 
 # sub-command name -> module under motionseg_trt.cli
 COMMANDS = {
@@ -39,16 +41,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except MotionSegError as exc:
-        print(f"motionseg-trt: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("motionseg-trt: interrupted; completed files are kept", file=sys.stderr)
-        return 130
+    # SIGINT and SIGTERM clean up like Ctrl-C from the first moment (imports included) to the last
+    with signals_as_interrupts():
+        try:
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            return int(args.func(args) or 0)
+        except MotionSegError as exc:
+            return _error(str(exc), exc.exit_code)
+        except OSError as exc:  # the file system refused (permissions, read-only, disk full ...)
+            return _error(os_error_message(exc), FileSystemError.exit_code)
+        except KeyboardInterrupt as exc:
+            print("motionseg-trt: interrupted; completed files are kept", file=sys.stderr)
+            return interrupt_exit_code(exc)
+
+
+def _error(message: str, code: int) -> int:
+    """One line on stderr, whatever the message holds (a library's multi-line text included)."""
+    line = " ".join(message.split()) or "unknown error"
+    print(f"motionseg-trt: error: {line[:2000]}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -153,25 +153,6 @@ class _UsageError(Exception):
     pass
 
 
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
-def _run_with_sigterm_as_interrupt(fn, *args):
-    """A ``kill`` (SIGTERM, as sent by job schedulers and containers) cleans up like Ctrl-C: only
-    complete files are left."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return fn(*args)
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        return fn(*args)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def main(args: argparse.Namespace) -> int:
     try:
         config = config_from_args(args)
@@ -183,7 +164,7 @@ def main(args: argparse.Namespace) -> int:
 
     from ..pipeline import run_pipeline
 
-    summary = _run_with_sigterm_as_interrupt(run_pipeline, config)
+    summary = run_pipeline(config)  # SIGINT / SIGTERM: see cli.main
     fps = summary.get("fps")
     print(f"motionseg-trt: {summary['frames']} frames, {summary['objects']} moving object(s), "
           f"{fps:.1f} fps -> {config.out}" if fps else

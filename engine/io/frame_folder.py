@@ -10,7 +10,7 @@ import numpy as np
 
 from ..contracts import VideoInfo
 from ..errors import InputError
-from .decode import DEFAULT_FPS, DecodeStatus, FrameReader
+from .decode import DEFAULT_FPS, DecodeStatus, FrameReader, check_frame_size
 from .geometry import resize_frame, working_size
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -50,6 +50,7 @@ class ImageFolderReader(FrameReader):
             raise InputError(f"cannot read the first frame {self._files[0]}: {exc}") from None
         height, width = first.shape[:2]
         work_w, work_h = working_size(width, height, max_side)
+        check_frame_size(folder, width, height, work_w, work_h, max_side)
         self.info = VideoInfo(path=folder, width=width, height=height, work_width=work_w,
                               work_height=work_h, fps=float(fps), num_frames=len(self._files),
                               rotation=rotation)

@@ -3,7 +3,9 @@ mask PNGs, the overlay video, objects.json) and, last, ``run.json`` (configurati
 per-stage time, fps, warnings).
 
 Every file appears under its final name only when complete (see :mod:`.atomic`); ``objects.json`` and
-``run.json`` are written last, so their presence means the run finished.
+``run.json`` are written last, so their presence means the run finished. The sinks are created at the
+first write, not before: a run that fails before its first mask has written nothing (and, through
+its :class:`~.output_dir.OutputFolder`, cleared nothing).
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import os
 import numpy as np
 
 from ..contracts import VideoInfo, WindowMasks
+from ..faults import fault_point
 from .atomic import remove_temp_files, write_text
 from .output_dir import RUN_JSON
 from .sinks import sink_classes
@@ -22,18 +25,35 @@ from .sinks.base import OutputMasks
 class OutputWriter:
     """Hands each window's :class:`WindowMasks` to every sink the run writes, then writes ``run.json``."""
 
-    def __init__(self, out_dir: str, info: VideoInfo, config):
+    def __init__(self, out_dir: str, info: VideoInfo, config, folder=None):
+        """``folder``: the run's :class:`~.output_dir.OutputFolder`, begun (marked, previous results
+        cleared) just before the first file is written."""
         self.out_dir = out_dir
         self.info = info
-        self.sinks = [cls(out_dir, info, config) for cls in sink_classes() if cls.wanted(config)]
+        self.config = config
+        self.folder = folder
+        self._classes = [cls for cls in sink_classes() if cls.wanted(config)]
+        self.sinks: list = []
+        self._started = False
         self.frames_written = 0
         self._object_ids: set[int] = set()
+
+    def _start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        if self.folder is not None:
+            self.folder.begin()
+        for cls in self._classes:
+            self.sinks.append(cls(self.out_dir, self.info, self.config))  # one by one: abort() sees each
 
     def write(self, frames: np.ndarray, masks: WindowMasks) -> None:
         """``frames``: the working-resolution RGB frames of ``masks`` (same length, same order)."""
         if masks.start != self.frames_written:
             raise RuntimeError(f"frames must be written in order: got {masks.start}, "
                                f"expected {self.frames_written}")
+        fault_point("before-write")
+        self._start()
         out = OutputMasks(start=masks.start, labels=masks.labels, object_ids=list(masks.object_ids), info=self.info)
         for sink in self.sinks:
             sink.write(frames, out)
@@ -49,6 +69,8 @@ class OutputWriter:
 
     def finish(self, run_info: dict) -> dict:
         """Finish every sink (those whose files mark a finished run last), then write run.json."""
+        self._start()
+        fault_point("during-finish")
         paths = {}
         for sink in sorted(self.sinks, key=lambda s: s.marks_complete):
             paths.update(sink.finish(run_info))
@@ -61,8 +83,12 @@ class OutputWriter:
     def abort(self) -> None:
         """Leave only complete files: each sink drops what it had not finished."""
         for sink in self.sinks:
-            sink.abort()
-        remove_temp_files(self.out_dir)
+            try:
+                sink.abort()
+            except Exception:  # noqa: BLE001 - the others must still clean up
+                pass
+        if self._started:
+            remove_temp_files(self.out_dir)
 
 
 def _json_default(value):

@@ -1,5 +1,6 @@
 """``overlay.mp4``: H.264 (yuv420p) of the masks coloured over the video, at the working resolution;
-written as ``overlay.mp4.partial`` and renamed when complete. ``--no-overlay`` skips it."""
+written under a temporary name of this process (``.overlay.mp4.tmp-PID-RANDOM.partial``) and renamed
+when complete. ``--no-overlay`` skips it."""
 from __future__ import annotations
 
 import contextlib
@@ -9,11 +10,12 @@ from typing import Optional
 
 import numpy as np
 
+from ..atomic import temp_path_for
 from ..palette import DAVIS_PALETTE
 from .base import OutputMasks, Sink
 
 OVERLAY = "overlay.mp4"
-OVERLAY_PARTIAL = "overlay.mp4.partial"
+OVERLAY_PARTIAL = "overlay.mp4.partial"  # the name earlier versions wrote to: --overwrite removes it
 OVERLAY_ALPHA = 0.55
 _PALETTE_LUT = DAVIS_PALETTE.reshape(256, 1, 3)  # cv2.LUT table, one colour per label
 
@@ -40,11 +42,20 @@ class OverlayVideo:
     """The H.264 encoder through PyAV; the file is only renamed to ``overlay.mp4`` by :meth:`close`."""
 
     def __init__(self, out_dir: str, width: int, height: int, fps: float, threads: Optional[int] = None):
+        self.final_path = os.path.join(out_dir, OVERLAY)
+        self.partial_path = temp_path_for(self.final_path, ".partial")
+        self.codec_note: Optional[str] = None
+        self._container = None
+        self.frames = 0
+        try:
+            self._open(width, height, fps, threads)
+        except BaseException:
+            self.abort()  # the file exists from av.open on: never leave it behind
+            raise
+
+    def _open(self, width: int, height: int, fps: float, threads: Optional[int]) -> None:
         import av
 
-        self.final_path = os.path.join(out_dir, OVERLAY)
-        self.partial_path = os.path.join(out_dir, OVERLAY_PARTIAL)
-        self.codec_note: Optional[str] = None
         rate = Fraction(fps).limit_denominator(1001) if fps and fps > 0 else Fraction(24)
         self._container = av.open(self.partial_path, mode="w", format="mp4")
         self._stream = None
@@ -58,7 +69,6 @@ class OverlayVideo:
             self._stream = stream
             break
         if self._stream is None:  # pragma: no cover - every PyAV build has mpeg4
-            self._container.close()
             raise RuntimeError("no H.264/MPEG-4 encoder available in this PyAV build")
         self._stream.width = width
         self._stream.height = height
@@ -66,8 +76,7 @@ class OverlayVideo:
         if self._stream.codec_context.name == "libx264":
             self._stream.options = {"preset": "superfast", "crf": "23"}  # ~2x faster than veryfast at 480p
         self._stream.codec_context.thread_count = int(threads or 0)
-        self._container.start_encoding()  # the .partial file exists from now on
-        self.frames = 0
+        self._container.start_encoding()
 
     def write(self, frame: np.ndarray, labels: np.ndarray) -> None:
         import av
@@ -86,9 +95,10 @@ class OverlayVideo:
         return self.final_path
 
     def abort(self) -> None:
-        with contextlib.suppress(Exception):
-            self._container.close()
-        with contextlib.suppress(FileNotFoundError):
+        if self._container is not None:
+            with contextlib.suppress(Exception):
+                self._container.close()
+        with contextlib.suppress(OSError):
             os.remove(self.partial_path)
 
 
