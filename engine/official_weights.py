@@ -6,7 +6,9 @@
 Checksums: the publishers of these files do not list sha256 sums next to them, and none could be
 looked up from here (no internet access while this was written). Where ``sha256`` is None the
 download records the sha256 of the first complete download in ``<file>.sha256`` and checks every
-later use against it (trust on first use); pass ``--sha256`` or fill the table to pin one.
+later use against it (trust on first use; :func:`resolve_weight`, through
+:func:`~motionseg_trt.download.verify_on_use`, which hashes a file again only when its size, times or
+inode changed); pass ``--sha256`` or fill the table to pin one.
 """
 from __future__ import annotations
 
@@ -82,12 +84,16 @@ def weight_path(name: str, directory: Optional[str] = None) -> Path:
 def resolve_weight(name: str, explicit: Optional[str] = None, directory: Optional[str] = None) -> str:
     """The file to load for ``name``: an explicit path if given (must exist), else the downloaded
     one. Raises ModelFileError naming the download command when it is missing."""
+    from .download import verify_on_use
+
     if explicit:
         if not os.path.exists(explicit):
             raise ModelFileError(f"{name}: file not found: {explicit}")
+        verify_on_use(explicit)  # when a checksum was recorded beside it
         return str(explicit)
     path = weight_path(name, directory)
     if not path.exists():
         raise ModelFileError(f"{name} weights not found at {path}; run `motionseg-trt download --only {name}`"
                              f" or pass the file's path")
+    verify_on_use(path, OFFICIAL_WEIGHTS[name].sha256)
     return str(path)

@@ -28,7 +28,7 @@ from .io.windows import VideoSource, validate_window
 from .io.background import BackgroundWriter
 from .io.writers import OutputWriter
 from .options import ENGINE_OPTIONS, check_options, read_option
-from .stages import Stages, build_stages
+from .stages import Stages, build_stages, chosen
 
 # "write" is the writer thread's busy time; "write_wait" the time the stages waited for it
 STAGE_NAMES = ("decode", "tracks", "features", "motion", "masks", "write", "write_wait")
@@ -110,6 +110,8 @@ def run_pipeline(config: RunConfig, stages: Optional[Stages] = None) -> dict:
     t_start = time.perf_counter()
     # a misspelt or impossible --option fails before anything is opened or written
     check_options(config, [(type(s).__name__, getattr(s, "OPTIONS", ())) for s in stages or ()])
+    if stages is None:
+        chosen(config)  # a model-set combination that cannot work: exit code 2, before anything is opened
     if not config.offline:
         validate_window(config.window, config.stride)
     with claim_output_dir(config.out, config.overwrite) as folder:

@@ -217,7 +217,7 @@ def test_factory_errors_are_clear():
         Stage("labeller", "x", "motionseg_trt.motion.no_such_model:X", ("embedded",)).load()
     with pytest.raises(UnavailableError, match="needs the Python package 'no_such_dependency'"):
         Stage("labeller", "x", "_module_needing_missing_dep:X", ("embedded",)).load()
-    with pytest.raises(UnavailableError, match="official model set"):
+    with pytest.raises(OptionError, match="--tracker bootstapir belongs to the official model set: add --models official"):
         build_stages(RunConfig(tracker="bootstapir"))
     with pytest.raises(OptionError, match="unknown labeller 'nope'; choose one of geometric, learned, official"):
         build_stages(RunConfig(motion_model="nope"))
@@ -268,9 +268,14 @@ def test_the_stage_table_picks_each_kind():
     assert [default_stage(k, "official") for k in ("tracker", "features", "labeller", "densifier")] == \
         ["bootstapir", "official", "official", "sam2"]
     assert set(names("labeller")) >= {"geometric", "learned", "official"}
-    picks = chosen(RunConfig(motion_model="official"))  # the official classifier reads depth and DINO
+    # the official classifier reads depth and DINO: the features of the official set
+    picks = chosen(RunConfig(models="official", motion_model="official", tracker="flow", densifier="embedded"))
     assert picks["features"].name == "official" and list(picks) == ["tracker", "features", "labeller", "densifier"]
+    # the embedded set promises no download: its official stages are a usage error (issue 19)
+    for config in (RunConfig(motion_model="official"), RunConfig(features="official")):
+        with pytest.raises(OptionError, match="belongs to the official model set: add --models official"):
+            chosen(config)
     assert chosen(RunConfig(models="official", tracker="flow", motion_model="geometric"))["features"].name == "official"
     assert chosen(RunConfig(models="official", motion_model="geometric", features="none"))["features"].name == "none"
     with pytest.raises(OptionError, match="--features none: the labeller needs --features official"):
-        chosen(RunConfig(motion_model="official", features="none"))
+        chosen(RunConfig(models="official", motion_model="official", features="none"))
