@@ -1,7 +1,8 @@
 """Fault injection for the tests: named points in the engine where a test can make something go wrong
 deterministically, in a subprocess it starts (``tests/test_faults.py``).
 
-``MOTIONSEG_FAULT=POINT:ACTION[,POINT:ACTION...]`` with ACTION one of
+``MOTIONSEG_FAULT=POINT[@N]:ACTION[,...]`` (``@N``: the N-th time the point is reached, default the
+first) with ACTION one of
 
 * ``SIGINT`` / ``SIGTERM`` (any signal name): the process sends itself the signal at the point;
 * ``ENOSPC`` / ``EACCES`` / ``EROFS`` / ``EIO`` (any errno name): an ``OSError`` with that errno is
@@ -22,15 +23,17 @@ import signal
 import time
 
 ENV = "MOTIONSEG_FAULT"
-_plan: dict[str, str] | None = None
+_plan: dict[str, tuple[int, str]] | None = None
+_hits: dict[str, int] = {}
 
 
-def _parse() -> dict[str, str]:
+def _parse() -> dict[str, tuple[int, str]]:
     plan = {}
     for item in os.environ.get(ENV, "").split(","):
         point, sep, action = item.strip().partition(":")
         if sep:
-            plan[point.strip()] = action.strip()
+            point, _, nth = point.strip().partition("@")
+            plan[point] = (int(nth or 1), action.strip())
     return plan
 
 
@@ -39,12 +42,17 @@ def fault_point(name: str) -> None:
     global _plan
     if _plan is None:
         _plan = _parse()
-    action = _plan.get(name)
-    if not action:
+    if name not in _plan:
         return
-    if action.startswith("sleep="):
-        time.sleep(float(action[len("sleep="):]))
-    elif action.startswith("SIG"):
+    _hits[name] = _hits.get(name, 0) + 1
+    nth, action = _plan[name]
+    if action.startswith("sleep="):  # every time from the N-th on: a slow disk stays slow
+        if _hits[name] >= nth:
+            time.sleep(float(action[len("sleep="):]))
+        return
+    if _hits[name] != nth:
+        return
+    if action.startswith("SIG"):
         os.kill(os.getpid(), getattr(signal, action))
         time.sleep(0.5)  # the handler runs at the next bytecode in the main thread; other threads wait here
     elif hasattr(errno, action):

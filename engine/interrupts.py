@@ -57,8 +57,10 @@ def _in_main_thread() -> bool:
 
 
 @contextlib.contextmanager
-def signals_as_interrupts() -> Iterator[None]:
-    """While inside, SIGINT and SIGTERM raise :class:`Interrupted` in the main thread."""
+def signals_as_interrupts(ignore_after: bool = False) -> Iterator[None]:
+    """While inside, SIGINT and SIGTERM raise :class:`Interrupted` in the main thread. Afterwards the
+    previous handlers are back, or with ``ignore_after`` (a program about to exit: its work is done,
+    a late signal must not turn a finished run into a killed one) both signals are ignored."""
     if not _in_main_thread():
         yield
         return
@@ -72,7 +74,7 @@ def signals_as_interrupts() -> Iterator[None]:
         yield
     finally:
         for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            signal.signal(signum, signal.SIG_IGN if ignore_after else handler)
 
 
 @contextlib.contextmanager

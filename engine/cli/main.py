@@ -41,8 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    # SIGINT and SIGTERM clean up like Ctrl-C from the first moment (imports included) to the last
-    with signals_as_interrupts():
+    # SIGINT and SIGTERM clean up like Ctrl-C from the first moment (imports included) to the last; as
+    # a program (no argv given), a signal after the work is done is ignored while the interpreter exits
+    with signals_as_interrupts(ignore_after=argv is None):
         try:
             parser = build_parser()
             args = parser.parse_args(argv)

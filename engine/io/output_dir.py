@@ -216,6 +216,8 @@ class OutputFolder:
             self._lock.acquire()
         except OSError as exc:
             self.release()
+            if exc.filename and os.path.abspath(os.fsdecode(exc.filename)) == os.path.abspath(self.out):
+                exc.filename = None  # said once is enough
             raise FileSystemError(f"cannot write to the output folder {self.out}: {os_error_message(exc)}") from None
         except BaseException:
             self.release()

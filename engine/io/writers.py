@@ -9,12 +9,14 @@ its :class:`~.output_dir.OutputFolder`, cleared nothing).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 
 import numpy as np
 
 from ..contracts import VideoInfo, WindowMasks
+from ..errors import FileSystemError, os_error_message
 from ..faults import fault_point
 from .atomic import remove_temp_files, write_text
 from .output_dir import RUN_JSON
@@ -52,11 +54,13 @@ class OutputWriter:
         if masks.start != self.frames_written:
             raise RuntimeError(f"frames must be written in order: got {masks.start}, "
                                f"expected {self.frames_written}")
-        fault_point("before-write")
-        self._start()
-        out = OutputMasks(start=masks.start, labels=masks.labels, object_ids=list(masks.object_ids), info=self.info)
-        for sink in self.sinks:
-            sink.write(frames, out)
+        with self._file_system_errors():
+            fault_point("before-write")
+            self._start()
+            out = OutputMasks(start=masks.start, labels=masks.labels, object_ids=list(masks.object_ids),
+                              info=self.info)
+            for sink in self.sinks:
+                sink.write(frames, out)
         # ids counted at the working resolution: the nearest-neighbour upscale to the input's size
         # keeps every label
         for labels in masks.labels:
@@ -69,16 +73,36 @@ class OutputWriter:
 
     def finish(self, run_info: dict) -> dict:
         """Finish every sink (those whose files mark a finished run last), then write run.json."""
-        self._start()
-        fault_point("during-finish")
-        paths = {}
-        for sink in sorted(self.sinks, key=lambda s: s.marks_complete):
-            paths.update(sink.finish(run_info))
-        run_path = os.path.join(self.out_dir, RUN_JSON)
-        run_info = dict(run_info, outputs={k: os.path.relpath(v, self.out_dir) for k, v in paths.items()})
-        write_text(run_path, json.dumps(run_info, indent=2, default=_json_default))
+        with self._file_system_errors():
+            self._start()
+            fault_point("during-finish")
+            paths: dict[str, str] = {}
+            marking: list[str] = []  # files whose presence says "finished": only with run.json
+            try:
+                for sink in sorted(self.sinks, key=lambda s: s.marks_complete):
+                    done = sink.finish(run_info)
+                    paths.update(done)
+                    if sink.marks_complete:
+                        marking += list(done.values())
+                run_path = os.path.join(self.out_dir, RUN_JSON)
+                run_info = dict(run_info, outputs={k: os.path.relpath(v, self.out_dir) for k, v in paths.items()})
+                write_text(run_path, json.dumps(run_info, indent=2, default=_json_default))
+            except BaseException:
+                for path in marking:  # e.g. the disk filled up between objects.json and run.json
+                    with contextlib.suppress(OSError):
+                        os.remove(path)
+                raise
         paths["run"] = run_path
         return paths
+
+    @contextlib.contextmanager
+    def _file_system_errors(self):
+        """An OSError while writing (disk full, read-only, permissions; FFmpeg's and PIL's name no file)
+        becomes one line that says which output folder."""
+        try:
+            yield
+        except OSError as exc:
+            raise FileSystemError(f"cannot write the results in {self.out_dir}: {os_error_message(exc)}") from None
 
     def abort(self) -> None:
         """Leave only complete files: each sink drops what it had not finished."""
