@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from _video import (make_audio_only, make_corrupt_video, make_pan_frames, make_zero_frame_video,
                     write_video)
@@ -324,3 +325,86 @@ def test_train_is_the_training_packages_command():
 
     args = build_parser().parse_args(["train", "--out", "x", "--epochs", "2"])
     assert args.epochs == 2 and args.func.__module__ == "motionseg_training.cli"
+
+
+# ----------------------------------------------------------------------------- issue 19: one line everywhere
+def test_a_variable_frame_rate_mkv_runs_to_the_end(tmp_path, capsys):
+    from _video import make_vfr_mkv
+
+    gaps = np.random.default_rng(1).choice([1 / 60, 1 / 30, 0.25], size=30)
+    path = make_vfr_mkv(str(tmp_path / "vfr.mkv"), make_pan_frames(30, (96, 64), seed=2).frames,
+                        np.concatenate([[0.0], np.cumsum(gaps[:-1])]))
+    code, stdout, err = _run(capsys, path, "--out", tmp_path / "o", "--window", "8", "--stride", "4")
+    assert code == 0, err
+    assert "30 frames" in stdout and len(os.listdir(tmp_path / "o" / "masks")) == 30
+
+
+def test_a_size_change_inside_the_stream_is_a_warning(tmp_path, capsys):
+    from _video import make_size_change_stream
+
+    path = make_size_change_stream(str(tmp_path / "ab.h264"), make_pan_frames(12, (96, 64), seed=1).frames,
+                                   make_pan_frames(12, (128, 96), seed=1).frames)
+    code, _, err = _run(capsys, path, "--out", tmp_path / "o", "--window", "8", "--stride", "4", "--no-overlay")
+    assert code == 0, err
+    assert "frame size changes inside the stream" in err and "first at frame 12, to 128x96" in err
+    run = json.load(open(tmp_path / "o" / "run.json"))
+    assert run["decode"]["size_changes"] == [[12, 128, 96]]
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--motion-model", "official"], "--motion-model official belongs to the official model set"),
+    (["--features", "official"], "--features official belongs to the official model set"),
+    (["--tracker", "bootstapir"], "--tracker bootstapir belongs to the official model set"),
+    (["--option", "geo_threshold=nan"], "finite"), (["--option", "geo_threshold=-inf"], "finite"),
+    (["--option", "flow_side=inf"], "flow_side"),
+])
+def test_impossible_settings_are_exit_2_before_any_work(tmp_path, capsys, small_clip, args, needle):
+    import time
+
+    t = time.perf_counter()
+    code, _, err = _run(capsys, small_clip, "--out", tmp_path / "o", *args)
+    assert code == 2
+    _assert_one_line_error(err, needle)
+    assert time.perf_counter() - t < 10 and not (tmp_path / "o").exists()  # no export, no folder
+
+
+def test_an_empty_weights_file_is_exit_5(tmp_path, capsys, small_clip):
+    (tmp_path / "empty.safetensors").write_bytes(b"")
+    code, _, err = _run(capsys, small_clip, "--out", tmp_path / "o", "--motion-model", "learned",
+                        "--option", f"learned_weights={tmp_path / 'empty.safetensors'}")
+    assert code == 5
+    _assert_one_line_error(err, "empty.safetensors")
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_empty_checkpoint_is_one_line_not_an_index_error(tmp_path):
+    from motionseg_trt.errors import ModelFileError
+    from motionseg_trt.motion.classifier.checkpoint import load_classifier
+
+    (tmp_path / "moseg.pth").write_bytes(b"")
+    with pytest.raises(ModelFileError, match="is empty"):
+        load_classifier(str(tmp_path / "moseg.pth"))
+
+
+@pytest.mark.parametrize("argv, code, needle", [
+    (["build", "--height", "0"], 2, "--height"), (["build", "--window", "-5"], 2, "--window"),
+    (["build", "--width", "8"], 2, "at least 12"), (["build", "--only", "nope", "--random-weights"], 2, "unknown network"),
+    (["build", "--option", "nokey"], 2, "KEY=VALUE"),
+])
+def test_build_usage_errors_are_exit_2(tmp_path, capsys, argv, code, needle):
+    with pytest.raises(SystemExit) as exc:
+        raise SystemExit(main([*argv, "--engine-cache", str(tmp_path / "e")]))
+    assert exc.value.code == code
+    assert needle in capsys.readouterr().err and not (tmp_path / "e").exists()
+
+
+def test_folders_that_are_files_are_exit_4(tmp_path, capsys, small_clip):
+    (tmp_path / "f").write_text("a file")
+    assert main(["build", "--engine-cache", str(tmp_path / "f"), "--random-weights", "--only", "dino"]) == 4
+    _assert_one_line_error(capsys.readouterr().err, "engine cache folder")
+    pytest.importorskip("motionseg_training")
+    assert main(["train", "--out", str(tmp_path / "f")]) == 4
+    _assert_one_line_error(capsys.readouterr().err, "not a folder")
+    assert main(["train", "--out", str(tmp_path / "f" / "run")]) == 4
+    _assert_one_line_error(capsys.readouterr().err, "is a file")
+    assert (tmp_path / "f").read_text() == "a file"

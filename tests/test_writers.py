@@ -230,3 +230,31 @@ def test_background_writer_raises_the_worker_error(tmp_path):
         writer.drain()
     writer.abort()
     assert sorted(os.listdir(tmp_path)) == ["masks"]  # no partial overlay left
+
+
+def test_object_index_keeps_its_records_on_disk_and_writes_the_same_json(tmp_path):
+    """objects.json's per-frame RLE (about 2 KB a frame) is spilled to a temporary file: memory holds
+    two integers per object and frame, and the JSON streamed out equals the in-memory one."""
+    import io
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    index = ObjectIndex(str(tmp_path))
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    for t in range(600):
+        labels = np.zeros((120, 160), np.uint8)
+        for obj, (y, x) in enumerate(rng.integers(0, 100, (3, 2)), start=1):
+            labels[y:y + 20, x:x + 50] = obj  # ragged edges below: long RLE strings
+            labels[y + 20, x:x + 50:2] = obj
+        index.add(t, labels)
+    held = tracemalloc.get_traced_memory()[0] - base
+    tracemalloc.stop()
+    assert held < 120_000, held  # 1,800 records of ~100-200 bytes each would be several times that
+    assert os.listdir(tmp_path) == []  # an unnamed file: nothing to leave behind, whatever happens
+    f = io.StringIO()
+    index.write_objects(f)
+    objects = index.to_json()
+    assert f.getvalue() == json.dumps(objects, separators=(",", ":"))
+    assert [o["num_frames"] for o in objects] == [600, 600, 600]
+    index.close()
