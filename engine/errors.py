@@ -10,9 +10,10 @@ Exit codes (documented in the README and docs/readme/engine.md):
      folder, or another run is writing to it
   5  missing or mismatching model file / checkpoint / engine
   6  a runtime or dependency is not available on this machine (e.g. TensorRT, network)
-  7  the file system refused: permission denied, read-only file system, disk full, I/O error ...
-  130 interrupted by SIGINT (Ctrl-C), 143 by SIGTERM: files already completed are kept, nothing
-      half-written is left (:mod:`motionseg_trt.interrupts`)
+  7  the machine refused: permission denied, read-only file system, disk full, I/O error, out of
+     memory ...
+  130 interrupted by SIGINT (Ctrl-C), 143 by SIGTERM, 129 by SIGHUP: files already completed are
+      kept, nothing half-written is left (:mod:`motionseg_trt.interrupts`)
 """
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""SIGINT and SIGTERM stop a run cleanly: both raise :class:`Interrupted` (a ``KeyboardInterrupt``
-that remembers its signal) in the main thread, the run leaves only complete files, and the command
-line exits with 128 + the signal's number (130 for Ctrl-C, 143 for ``kill``).
+"""SIGINT and SIGTERM (and SIGHUP, a closed terminal) stop a run cleanly: each raises
+:class:`Interrupted` (a ``KeyboardInterrupt`` that remembers its signal) in the main thread, the run
+leaves only complete files, and the command line exits with 128 + the signal's number (130 for
+Ctrl-C, 143 for ``kill``, 129 for a hang-up).
 
 Clean-up that must not be cut short (waiting for the writer thread before the video encoder is
 closed, removing temporaries, renaming the finished files) runs inside :func:`deferred`: a signal that
@@ -15,7 +16,7 @@ import signal
 import threading
 from typing import Iterator, Optional
 
-HANDLED = (signal.SIGINT, signal.SIGTERM)
+HANDLED = (signal.SIGINT, signal.SIGTERM) + ((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ())
 
 
 class Interrupted(KeyboardInterrupt):
@@ -34,9 +35,17 @@ def exit_code(exc: BaseException) -> int:
 class _State:
     depth = 0  # nesting of deferred() blocks (main thread only: signal handlers run there)
     pending: Optional[int] = None
+    last: Optional[int] = None  # the last signal received
+
+
+def last_signal() -> Optional[int]:
+    """The last SIGINT/SIGTERM received, for code that sees only its trace: a system call that
+    failed with EINTR inside a library which swallowed the exception raised by the handler."""
+    return _State.last
 
 
 def _handler(signum, frame):
+    _State.last = signum
     if _State.depth > 0:
         if _State.pending is None:
             _State.pending = signum

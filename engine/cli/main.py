@@ -50,18 +50,40 @@ def main(argv=None) -> int:
             return int(args.func(args) or 0)
         except MotionSegError as exc:
             return _error(str(exc), exc.exit_code)
+        except BrokenPipeError:  # stdout closed by the reader (`| head`): nothing more to say there
+            _silence_stdout()
+            return _error("standard output was closed (broken pipe)", FileSystemError.exit_code)
         except OSError as exc:  # the file system refused (permissions, read-only, disk full ...)
             return _error(os_error_message(exc), FileSystemError.exit_code)
+        except MemoryError:
+            return _error("out of memory (a smaller --window or --max-side, or no --offline, needs less)",
+                          FileSystemError.exit_code)
         except KeyboardInterrupt as exc:
-            print("motionseg-trt: interrupted; completed files are kept", file=sys.stderr)
+            _say("motionseg-trt: interrupted; completed files are kept")
             return interrupt_exit_code(exc)
+
+
+def _silence_stdout() -> None:
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _error(message: str, code: int) -> int:
     """One line on stderr, whatever the message holds (a library's multi-line text included)."""
     line = " ".join(message.split()) or "unknown error"
-    print(f"motionseg-trt: error: {line[:2000]}", file=sys.stderr)
+    _say(f"motionseg-trt: error: {line[:2000]}")
     return code
+
+
+def _say(line: str) -> None:
+    try:
+        print(line, file=sys.stderr)
+    except (OSError, ValueError):  # stderr closed: the exit code still says it
+        pass
 
 
 if __name__ == "__main__":

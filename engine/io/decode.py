@@ -9,8 +9,10 @@ so that the pipeline can still write outputs for the decoded frames.
 """
 from __future__ import annotations
 
+import errno
 import math
 import os
+import signal
 from dataclasses import dataclass, field
 from typing import Iterator, Optional
 
@@ -109,6 +111,10 @@ class VideoFileReader(FrameReader):
         except av.error.InvalidDataError as exc:
             raise InputError(f"not a video (FFmpeg cannot read it): {path} ({_ffmpeg_reason(exc)})") from None
         except (av.error.FFmpegError, OSError) as exc:
+            if getattr(exc, "errno", None) == errno.EINTR:  # a signal while opening (a FIFO with no writer)
+                from ..interrupts import Interrupted, last_signal
+
+                raise Interrupted(last_signal() or signal.SIGINT) from None
             raise InputError(f"cannot open {path}: {_ffmpeg_reason(exc)}") from None
         try:
             streams = self._container.streams
@@ -178,6 +184,10 @@ class VideoFileReader(FrameReader):
             for frame in self._container.decode(stream):
                 yield frame
         except av.error.FFmpegError as exc:
+            if getattr(exc, "errno", None) == errno.EINTR:  # a signal, not a corrupt stream
+                from ..interrupts import Interrupted, last_signal
+
+                raise Interrupted(last_signal() or signal.SIGINT) from None
             self.status.error = f"decoding failed: {_ffmpeg_reason(exc)}"
 
     def _convert(self, frame) -> np.ndarray:

@@ -6,12 +6,14 @@ process: two runs in one process (threads of the Python API) exclude each other 
 """
 from __future__ import annotations
 
+import errno
 import os
 from typing import Optional
 
 from ..errors import OutputError
 
 LOCK_NAME = ".motionseg-trt.lock"
+_NO_LOCKS = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL)
 
 
 class FolderLock:
@@ -35,6 +37,13 @@ class FolderLock:
                 os.close(fd)
                 raise OutputError(f"another motionseg-trt run{holder} is writing to {os.path.dirname(self.path)}; "
                                   "wait for it to finish or choose another --out") from None
+            except OSError as exc:
+                if exc.errno not in _NO_LOCKS:
+                    os.close(fd)
+                    raise
+                # a file system without locks (some network or FUSE mounts): run unlocked, as before
+                self._fd = fd
+                return
             except BaseException:
                 os.close(fd)
                 raise
