@@ -2,10 +2,10 @@
 one window at a time.
 
 ``run_pipeline(config)`` opens the input, builds the stages, feeds them every window and writes the
-outputs; it returns a summary (also stored in ``run.json``). The output folder is claimed (checked,
-locked: one run per folder) first, but nothing is written into it, and no previous result removed,
-until the first masks are ready, so a bad input, a missing model or an interrupt during start-up
-leaves it as it was (:mod:`.io.output_dir`).
+outputs; it returns a summary (also stored in ``run.json``). The output folder is claimed (locked: one
+run per folder) once the input is open, but nothing is written into it, and no previous result
+removed, until the first masks are ready: a bad input, a missing model or an interrupt during
+start-up leaves it as it was (:mod:`.io.output_dir`).
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from .contracts import FrameWindow, WindowMasks
 from .io.decode import open_frames
 from .faults import fault_point
 from .interrupts import deferred
-from .io.output_dir import claim_output_dir
+from .io.output_dir import OutputFolder, check_output_dir
 from .io.windows import VideoSource, validate_window
 from .io.background import BackgroundWriter
 from .io.writers import OutputWriter
@@ -114,19 +114,18 @@ def run_pipeline(config: RunConfig, stages: Optional[Stages] = None) -> dict:
         chosen(config)  # a model-set combination that cannot work: exit code 2, before anything is opened
     if not config.offline:
         validate_window(config.window, config.stride)
-    with claim_output_dir(config.out, config.overwrite) as folder:
-        fault_point("after-lock")
-        return _run(config, stages, folder, t_start)
-
-
-def _run(config: RunConfig, stages: Optional[Stages], folder, t_start: float) -> dict:
+    check_output_dir(config.out, config.overwrite)  # creates nothing
     if config.threads:
         import cv2
 
         cv2.setNumThreads(int(config.threads))
     clock = StageClock()
     reader = clock.run("decode", open_frames, config.input, config.max_side, config.threads)
+    folder = OutputFolder(config.out, config.overwrite)
     try:
+        # after the input is open: a bad input (or one that blocks, a FIFO with no writer) never touches OUT
+        folder.claim()
+        fault_point("after-lock")
         t_build = time.perf_counter()
         stages = stages if stages is not None else build_stages(config)
         build_seconds = time.perf_counter() - t_build
@@ -186,7 +185,7 @@ def _run(config: RunConfig, stages: Optional[Stages], folder, t_start: float) ->
                 paths = writer.finish(run_info)
             summary["outputs"] = paths
         except BaseException:
-            with deferred():
+            with deferred():  # clean-up a second signal must not cut short
                 source.close()
                 writer.abort()
             raise
@@ -196,6 +195,7 @@ def _run(config: RunConfig, stages: Optional[Stages], folder, t_start: float) ->
                 progress.close()
     finally:
         with deferred():
+            folder.release()  # unlocks; removes what the claim made if no result was written
             reader.close()
     return summary
 

@@ -310,3 +310,15 @@ def test_frames_too_small_for_the_stages_are_refused(tmp_path, size, max_side, n
     folder = write_frame_folder(str(tmp_path / "tiny") + "/", pictures[:2])
     with pytest.raises(InputError, match=needle):
         open_frames(folder, max_side)
+
+
+def test_a_fifo_or_a_folder_named_like_a_frame_is_not_a_frame(tmp_path, frames):
+    """A FIFO called 00003.png would block the reader forever; a folder called x.jpg cannot be read."""
+    import os
+
+    folder = write_frame_folder(str(tmp_path / "f") + "/", frames[:6])
+    os.remove(os.path.join(folder, "00003.png"))
+    os.mkfifo(os.path.join(folder, "00003.png"))
+    os.mkdir(os.path.join(folder, "x.jpg"))
+    reader, got = _read_all(folder)
+    assert len(got) == 5 and reader.status.complete

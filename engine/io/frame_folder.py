@@ -23,8 +23,11 @@ def natural_key(name: str):
 
 
 def list_frames(folder: str) -> list[str]:
+    """The image files of ``folder`` in natural order; anything that is not a regular file (a FIFO
+    named ``x.png`` would block the reader forever, a folder named ``y.jpg``) is not a frame."""
     names = [n for n in os.listdir(folder)
-             if n.lower().endswith(IMAGE_SUFFIXES) and not n.startswith(".")]
+             if n.lower().endswith(IMAGE_SUFFIXES) and not n.startswith(".")
+             and os.path.isfile(os.path.join(folder, n))]
     return [os.path.join(folder, n) for n in sorted(names, key=natural_key)]
 
 
