@@ -87,6 +87,15 @@ def run_product(seq_dir: Path, args) -> tuple[list[np.ndarray], dict, float]:
     return preds, stages, float(seconds["total"])
 
 
+def count_objects(preds: list) -> int:
+    """Distinct object ids in the written masks (the ghosts of issue 18 show up here)."""
+    ids: set = set()
+    for p in preds:
+        ids.update(np.unique(p).tolist())
+    ids.discard(0)
+    return len(ids)
+
+
 def run_sequence(seq_dir: Path, args) -> dict:
     """One clip through the engine, scored against its ground truth."""
     cv2.setNumThreads(1)
@@ -165,7 +174,8 @@ def _score(name: str, preds: list, gt_files: list, limit: int, timings: dict, el
     j, f = float(np.mean(js)), float(np.mean(fs))
     if len(preds) < limit:
         print(f"warning: {name}: {len(preds)} predicted frames for {limit} ground-truth frames", file=sys.stderr)
-    return {"seq": name, "frames": n, "J": j, "F": f, "JF": (j + f) / 2, "fps": n / elapsed,
+    return {"seq": name, "frames": n, "J": j, "F": f, "JF": (j + f) / 2, "objects": count_objects(preds),
+            "fps": n / elapsed,
             "seconds": elapsed, "stage_ms_per_frame": {k: 1000 * v / max(n, 1) for k, v in timings.items()}}
 
 
@@ -201,17 +211,18 @@ def main(argv=None) -> int:
     else:
         results = [run_sequence(d, args) for d in dirs]
     names = list(results[0]["stage_ms_per_frame"])
-    print(f"{'sequence':<20} {'frames':>6} {'J':>6} {'F':>6} {'J&F':>6} {'fps':>6}   ms/frame: " + " ".join(names))
+    print(f"{'sequence':<20} {'frames':>6} {'J':>6} {'F':>6} {'J&F':>6} {'objs':>4} {'fps':>6}   ms/frame: "
+          + " ".join(names))
     for r in results:
         st = r["stage_ms_per_frame"]
         print(f"{r['seq']:<20} {r['frames']:>6} {100 * r['J']:6.1f} {100 * r['F']:6.1f} {100 * r['JF']:6.1f} "
-              f"{r['fps']:6.1f}   " + " ".join(f"{st[k]:.1f}" for k in names))
+              f"{r['objects']:>4} {r['fps']:6.1f}   " + " ".join(f"{st[k]:.1f}" for k in names))
     mean = {k: float(np.mean([r[k] for r in results])) for k in ("J", "F", "JF", "fps")}
     frames = sum(r["frames"] for r in results)
     total_fps = frames / sum(r["seconds"] for r in results)
     stage = {k: float(np.mean([r["stage_ms_per_frame"][k] for r in results])) for k in results[0]["stage_ms_per_frame"]}
     print(f"{'mean':<20} {frames:>6} {100 * mean['J']:6.1f} {100 * mean['F']:6.1f} {100 * mean['JF']:6.1f} "
-          f"{total_fps:6.1f}   " + " ".join(f"{v:.1f}" for v in stage.values()))
+          f"{sum(r['objects'] for r in results):>4} {total_fps:6.1f}   " + " ".join(f"{v:.1f}" for v in stage.values()))
     if args.json:
         summary = {"args": vars(args), "sequences": results, "mean": mean, "fps_all_frames": total_fps,
                    "stage_ms_per_frame": stage}

@@ -5,8 +5,9 @@ Stages never read the CLI directly; they take the fields they need from a :class
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 from .runtime.backends import DEFAULT_BACKEND
 
@@ -38,8 +39,9 @@ class StageOptions(dict):
 
 @dataclass
 class RunConfig:
-    # input / output
-    input: str = ""
+    # input / output: a path (video file, frame folder), or through the Python API a NumPy array
+    # [T, H, W, 3] or an iterable of [H, W, 3] RGB uint8 frames
+    input: Any = ""
     out: str = ""
     overwrite: bool = False
     # streaming: windows of `window` frames every `stride` frames; offline = whole clip as one window
@@ -47,6 +49,10 @@ class RunConfig:
     stride: int = 16
     offline: bool = False
     max_side: int = 960  # inputs larger than this (longest side) are downscaled to work on
+    input_fps: Optional[float] = None  # frame rate of inputs that carry none (frame folders, arrays); 24
+    # sampling in time (io/timeline.py): None and None = automatic (24 fps for inputs of 48 fps and up)
+    fps: Optional[float] = None  # process at most this many frames per second
+    vid_stride: Optional[int] = None  # process every Nth input frame (1: every frame)
     # model set and stages
     models: str = "embedded"  # embedded | official
     # the stage of each kind (names from the stage registry, motionseg_trt.stages)
@@ -66,6 +72,7 @@ class RunConfig:
     threads: Optional[int] = None
     # output
     write_overlay: bool = True
+    overlay_size: Optional[str] = None  # "WxH" or the longest side "N"; None: the input's size
     progress: bool = True
     extra: dict = field(default_factory=StageOptions)  # --option KEY=VALUE, declared in motionseg_trt.options
 
@@ -74,4 +81,13 @@ class RunConfig:
             self.extra = StageOptions(self.extra or {})
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """Plain values (``run.json``): an in-memory input is described, not copied."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["extra"] = dict(dict.items(self.extra))  # not through get(): reading is not asking
+        if not isinstance(self.input, (str, os.PathLike)):
+            from .io.arrays import describe
+
+            out["input"] = describe(self.input)
+        else:
+            out["input"] = os.fspath(self.input)
+        return out

@@ -8,6 +8,13 @@ window that spans the whole clip.
 Conventions (all stages):
 * frames are RGB uint8 ``[T, H, W, 3]`` at the *working* resolution; masks are written back at the
   input's size by the writers only;
+* the stages see the *processed* frames: every input frame, or fewer when a high frame rate is
+  subsampled in time (``--fps`` / ``--vid-stride``) or a frame repeats the previous one; indices
+  (``start``, ``emit_range``) count processed frames, ``frame_index`` gives each one's input frame;
+* a window never spans a scene cut: the first window of a new scene has a larger ``scene`` and
+  ``emit_from == 0``, and the pipeline calls ``reset()`` on every stage that has one before it;
+* lengths in pixels are scaled by :func:`motionseg_trt.units.space_unit` (sqrt of the area), durations
+  are seconds (``times``);
 * pixel coordinates are (x, y) with pixel centres at integer positions (OpenCV convention);
 * every array is NumPy; networks take/return NumPy through :mod:`motionseg_trt.runtime`.
 """
@@ -43,14 +50,24 @@ class FrameWindow:
     """
 
     index: int  # 0, 1, 2, ... window number
-    start: int  # global index of frames[0]
+    start: int  # global index of frames[0] (counts processed frames)
     frames: np.ndarray  # [T, H, W, 3] uint8 RGB, working resolution
     emit_from: int
-    is_last: bool
+    is_last: bool  # the last window of the video
+    times: Optional[np.ndarray] = None  # [T] float64 seconds of each frame; None: 24 fps from `start`
+    frame_index: Optional[np.ndarray] = None  # [T] int64 input frame of each frame; None: `start + i`
+    scene: int = 0  # scene number: 0, then +1 at every detected cut
 
     @property
     def length(self) -> int:
         return int(self.frames.shape[0])
+
+    @property
+    def frame_interval(self) -> Optional[float]:
+        """Mean seconds between the window's frames (None when it has one frame or no times)."""
+        from .units import mean_interval
+
+        return mean_interval(self.times)
 
     @property
     def emit_range(self) -> range:

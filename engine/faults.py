@@ -10,8 +10,8 @@ first) with ACTION one of
 * ``sleep=S``: the point waits S seconds (to widen a race on purpose).
 
 Points: ``before-first-frame`` (input open, stages built, nothing written), ``after-first-window``
-(the first window's masks handed to the writer), ``before-write`` (the writer thread, before each
-window's files), ``during-drain`` (the last window handed over, the writer still busy), ``during-finish``
+(the first masks handed to the writer: the object filter holds the first window's frames back for
+``obj_min_duration``), ``before-write`` (the writer thread, before each step's files), ``during-drain`` (the last window handed over, the writer still busy), ``during-finish``
 (writing objects.json / run.json), ``after-lock`` (the output folder claimed, nothing else done).
 Unset (always, outside the tests) a point costs one dictionary lookup.
 """

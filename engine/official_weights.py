@@ -97,3 +97,43 @@ def resolve_weight(name: str, explicit: Optional[str] = None, directory: Optiona
                              f" or pass the file's path")
     verify_on_use(path, OFFICIAL_WEIGHTS[name].sha256)
     return str(path)
+
+
+@dataclass(frozen=True)
+class WeightNeed:
+    """A weight file a stage of a run will load (its classmethod ``weight_needs(config)`` says which):
+    what it is, its registry entry (None: nothing to download, a path must be given), the path given
+    for it, and the option that gives one."""
+
+    role: str  # e.g. "SAM2 checkpoint (sam2.1_hiera_t)"
+    name: Optional[str]
+    given: Optional[str]
+    option: str  # e.g. "--sam2-checkpoint PATH", "--option dino_weights=PATH"
+
+    def problem(self, directory: Optional[str] = None) -> Optional[str]:
+        """Why the file cannot be loaded (one line naming the fix), or None when it is there."""
+        if self.given:
+            return None if os.path.exists(self.given) else f"{self.role}: {self.given} not found (given by {self.option})"
+        if self.name is None:
+            return f"{self.role}: no file to download for it; give one with {self.option}"
+        path = weight_path(self.name, directory)
+        if path.exists():
+            return None
+        where = f" --dir {directory}" if directory else ""
+        return f"{self.role}: not at {path} (`motionseg-trt download --only {self.name}{where}`, or {self.option})"
+
+
+def check_weights(needs: list[WeightNeed], directory: Optional[str] = None) -> None:
+    """Every missing file in one :class:`ModelFileError`, each with the command or option that
+    supplies it (a run that needs five files should not fail five times)."""
+    problems = [p for p in (need.problem(directory) for need in needs) if p]
+    if not problems:
+        return
+    if len(problems) == 1:
+        raise ModelFileError(f"model file missing: {problems[0]}")
+    names = [n.name for n in needs if n.name and not n.given and n.problem(directory)]
+    where = f" --dir {directory}" if directory else ""
+    every = (f"; all {len(names)} at once: `motionseg-trt download{where} " + " ".join(f"--only {n}" for n in names)
+             + "`") if len(names) > 1 else ""
+    # one line, items separated by "; ": errors are one line on stderr (cli.main)
+    raise ModelFileError(f"{len(problems)} model files missing: " + "; ".join(problems) + every)

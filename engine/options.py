@@ -129,6 +129,8 @@ ENGINE_OPTIONS = (
     Option("background_writer", True, "write the outputs on a worker thread (false: on the main thread, "
                                       "for A/B timing)"),
     Option("prefetch_frames", 8, "frames decoded ahead on a worker thread (0: none)", minimum=0),
+    Option("progress_interval", 10.0, "seconds between the progress lines printed when stderr is not a "
+                                      "terminal", positive=True),
     Option("ort_providers", None, "ONNX Runtime execution providers in order, comma-separated (cpu, cuda, "
                                   "tensorrt); default: cuda,cpu with --device cuda, else cpu", kind=list),
     Option("random_weights", False, "random weights of the right shapes for every network given no weight "
@@ -138,13 +140,27 @@ ENGINE_OPTIONS = (
 )
 
 
+# Parts of the engine with settings that are not stages: which frames the stages see, and which objects
+# are written ("owner", "module:OPTIONS").
+ENGINE_PARTS = (
+    ("timeline", "motionseg_trt.io.timeline:OPTIONS"),
+    ("cuts", "motionseg_trt.io.cuts:OPTIONS"),
+    ("object filter", "motionseg_trt.masks.objects:OPTIONS"),
+)
+
+
 def declared_options(extra_owners: Iterable = ()) -> list[tuple[str, Option]]:
-    """``(owner, option)`` for every declared option: the engine's, then each registered stage's in
-    registry order (``owner`` is e.g. ``labeller geometric``). ``extra_owners`` adds ``(owner,
-    options)`` pairs (stages given through the Python API)."""
+    """``(owner, option)`` for every declared option: the engine's (and its parts'), then each
+    registered stage's in registry order (``owner`` is e.g. ``labeller geometric``). ``extra_owners``
+    adds ``(owner, options)`` pairs (stages given through the Python API)."""
+    import importlib
+
     from .stages import STAGES
 
     rows = [("engine", o) for o in ENGINE_OPTIONS]
+    for owner, target in ENGINE_PARTS:
+        module, _, attr = target.partition(":")
+        rows += [(owner, o) for o in getattr(importlib.import_module(module), attr)]
     for stage in STAGES:
         rows += [(f"{stage.kind} {stage.name}", o) for o in stage.options()]
     for owner, options in extra_owners:

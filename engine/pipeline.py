@@ -1,34 +1,47 @@
-"""The streaming orchestrator: decode -> tracks -> features -> motion labels -> masks -> writers,
-one window at a time.
+"""The streaming orchestrator: decode -> tracks -> features -> motion labels -> masks -> object
+filter -> every input frame -> writers, one window at a time.
 
-``run_pipeline(config)`` opens the input, builds the stages, feeds them every window and writes the
-outputs; it returns a summary (also stored in ``run.json``). The output folder is claimed (locked: one
-run per folder) once the input is open, but nothing is written into it, and no previous result
-removed, until the first masks are ready: a bad input, a missing model or an interrupt during
-start-up leaves it as it was (:mod:`.io.output_dir`).
+The timeline (:mod:`.io.timeline`) chooses the frames the stages see (sampling in time, repeats, scene
+cuts); at a cut every stage with a ``reset()`` forgets the previous scene. The object filter
+(:mod:`.masks.objects`) keeps only objects with evidence and numbers them 1..K; then every input
+frame the stages did not see gets the mask of the processed frame before it (:mod:`.io.every_frame`).
+
+:class:`PipelineRun` is the loop: opening it reads the input and builds the stages, iterating it
+yields the masks of the input frames each window makes final (and writes the outputs when the run has
+an output folder). ``run_pipeline(config)`` (the CLI) runs it to the end and returns the summary (also
+stored in ``run.json``); :func:`motionseg_trt.segment` (the Python API) turns its steps into per-frame
+results. The output folder is claimed (locked: one run per folder) once the input is open, but nothing
+is written into it, and no previous result removed, until the first masks are ready: a bad input, a
+missing model or an interrupt during start-up leaves it as it was (:mod:`.io.output_dir`).
 """
 from __future__ import annotations
 
+import os
 import platform
-import sys
 import time
 from collections import defaultdict
-from typing import Optional
+from dataclasses import dataclass
+from typing import Iterator, Optional
 
 import numpy as np
 
 from . import __version__
 from .config import RunConfig, StageOptions
-from .contracts import FrameWindow, WindowMasks
+from .contracts import FrameWindow, MotionLabels, Tracks, WindowMasks
 from .io.decode import open_frames
 from .faults import fault_point
 from .interrupts import deferred
 from .io.output_dir import OutputFolder, check_output_dir
 from .io.windows import VideoSource, validate_window
 from .io.background import BackgroundWriter
+from .io.every_frame import EveryFrame
+from .io.sinks.base import OutputMasks
+from .io.timeline import Timeline
 from .io.writers import OutputWriter
+from .masks.objects import ObjectFilter
 from .options import ENGINE_OPTIONS, check_options, read_option
-from .stages import Stages, build_stages, chosen
+from .progress import NoProgress, make_progress, stage_fps
+from .stages import Stages, build_stages, chosen, runtime_warnings
 
 # "write" is the writer thread's busy time; "write_wait" the time the stages waited for it
 STAGE_NAMES = ("decode", "tracks", "features", "motion", "masks", "write", "write_wait")
@@ -69,6 +82,24 @@ def check_masks(window: FrameWindow, masks: WindowMasks, work_hw: tuple[int, int
     return WindowMasks(start=masks.start, labels=labels, object_ids=list(masks.object_ids))
 
 
+def reset_stages(stages: Stages) -> None:
+    """A scene cut: every stage that keeps state across windows forgets it."""
+    for stage in stages:
+        reset = getattr(stage, "reset", None)
+        if callable(reset):
+            reset()
+
+
+def stage_warnings(*parts) -> list[str]:
+    """What the stages (and the object filter) want the user to know, from their ``warnings()``."""
+    out = []
+    for part in parts:
+        warn = getattr(part, "warnings", None)
+        if callable(warn):
+            out.extend(warn())
+    return out
+
+
 def package_versions() -> dict[str, Optional[str]]:
     """Versions from the installed metadata: importing torch just to read its version costs seconds."""
     from importlib import metadata
@@ -95,11 +126,194 @@ def package_versions() -> dict[str, Optional[str]]:
     return versions
 
 
-def _progress(config: RunConfig, total: Optional[int]):
-    from tqdm import tqdm
+@dataclass
+class Emitted:
+    """One step of a run: the masks of the input frames that are now final (:class:`OutputMasks`:
+    consecutive input frames from ``masks.start``, final object ids and scores, working-resolution
+    labels, ``at_input_size(i)``), and the window, tracks and motion labels whose processing let them
+    out. The object filter holds frames back until their objects have shown enough evidence, so the
+    masks are of earlier frames than the window's newest, maybe none; the last step, at the end of
+    the video, has no window (None)."""
 
-    enabled = bool(config.progress) and sys.stderr.isatty()
-    return tqdm(total=total, unit="frame", desc="motionseg-trt", disable=not enabled, leave=False)
+    window: Optional[FrameWindow]
+    tracks: Optional[Tracks]
+    labels: Optional[MotionLabels]
+    masks: OutputMasks
+
+
+class PipelineRun:
+    """A run, opened: the input read, the stages built, nothing written yet (the errors of a bad
+    input, a bad option or a missing model are raised here). Iterating it runs the windows, hands
+    each step's masks to the writers when ``config.out`` is set, and yields it (:class:`Emitted`);
+    then :attr:`summary` holds what ``run.json`` records. :func:`run_pipeline` (the CLI) and the
+    Python API (:func:`motionseg_trt.segment`) are both this loop."""
+
+    def __init__(self, config: RunConfig, stages: Optional[Stages] = None, label: Optional[str] = None):
+        self.t_start = time.perf_counter()
+        self.config = config
+        # a misspelt or impossible --option fails before anything is opened or written
+        check_options(config, [(type(s).__name__, getattr(s, "OPTIONS", ())) for s in stages or ()])
+        if stages is None:
+            chosen(config)  # a model-set combination that cannot work: exit code 2, before anything is opened
+        if not config.offline:
+            validate_window(config.window, config.stride)
+        if config.out:
+            check_output_dir(config.out, config.overwrite)  # creates nothing
+        if config.threads:
+            import cv2
+
+            cv2.setNumThreads(int(config.threads))
+        self.clock = StageClock()
+        self._closed = False
+        self.folder: Optional[OutputFolder] = None
+        self.reader = self.clock.run("decode", open_frames, config.input, config.max_side, config.threads,
+                                     config.input_fps)
+        self.info = self.reader.info
+        self.label = label or os.path.basename(str(self.info.path).rstrip("/")) or "input"
+        self.progress = NoProgress()
+        try:
+            if config.out:
+                # after the input is open: a bad input (or one that blocks, a FIFO with no writer) never
+                # touches OUT; the lock is held until close()
+                self.folder = OutputFolder(config.out, config.overwrite).claim()
+                fault_point("after-lock")
+            # these read their options first: a bad one fails before a stage exports a graph (seconds)
+            self.timeline = Timeline(self.reader, config)
+            self.objects = ObjectFilter(config)
+            # before the stages: building them may export graphs for minutes
+            self.progress = make_progress(config, self.label, self.info.num_frames)
+            t_build = time.perf_counter()
+            self.stages = stages if stages is not None else build_stages(config)
+            self.build_seconds = time.perf_counter() - t_build
+        except BaseException:
+            self.close()
+            raise
+        self.summary: Optional[dict] = None
+        self.num_windows = 0
+
+    def __enter__(self) -> "PipelineRun":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the progress display, release the output folder (unlocked; what the claim created is
+        removed again if no result was written) and close the input (a live source's generator too);
+        once, and not cut short by a signal."""
+        if not self._closed:
+            self._closed = True
+            with deferred():
+                self.progress.close()
+                if self.folder is not None:
+                    self.folder.release()
+                self.reader.close()
+
+    def __iter__(self) -> Iterator[Emitted]:
+        config, clock = self.config, self.clock
+        writer = None
+        source = VideoSource(self.timeline, config.window, config.stride, config.offline,
+                             prefetch=read_option(config, ENGINE_OPTIONS, "prefetch_frames"))
+        try:
+            fault_point("before-first-frame")
+            if self.folder is not None:
+                # background_writer=false writes on the main thread (A/B timing of the worker threads)
+                pending = 2 if read_option(config, ENGINE_OPTIONS, "background_writer") else 0
+                # nothing is written, and no previous result removed, before the first masks
+                writer = BackgroundWriter(OutputWriter(config.out, self.info, config, folder=self.folder),
+                                          max_pending=pending)
+            # a source in memory is read once: the overlay draws on the frames the reader keeps for it
+            pictures = writer is not None and writer.shows_pictures and self.reader.keep_pictures()
+            handed = 0
+            for step in self._steps(source):
+                if writer is not None:
+                    shown = self.reader.kept_pictures(len(step.masks.labels)) if pictures else None
+                    clock.run("write_wait", writer.write, shown, step.masks)
+                    if not handed and len(step.masks.labels):  # the object filter may hold the first windows
+                        fault_point("after-first-window")
+                    handed += len(step.masks.labels)
+                self.progress.update(len(step.masks.labels))
+                yield step
+            if writer is not None:
+                clock.run("write_wait", writer.drain)
+                clock.seconds["write"] = writer.busy_seconds
+            self.summary, run_info = self._summary()
+            if writer is not None:
+                with deferred():  # objects.json and run.json: both or neither (a signal waits for them)
+                    self.summary["outputs"] = writer.finish(run_info)
+        except BaseException:  # an error, a signal, or the caller leaving the loop (GeneratorExit)
+            with deferred():  # clean-up a second signal must not cut short
+                source.close()
+                if writer is not None:
+                    writer.abort()
+            raise
+        finally:
+            with deferred():
+                source.close()
+            self.close()
+
+    def _steps(self, source: VideoSource) -> Iterator[Emitted]:
+        """Each window's final frames, then those the object filter still held and the input frames
+        after the last processed one (the end of the video)."""
+        clock, every = self.clock, EveryFrame(self.info)
+        for window, tracks, labels, masks in self._windows(source):
+            final = clock.run("masks", self.objects.add, window, tracks, labels, masks)
+            yield Emitted(window, tracks, labels, every.masks(final))
+        final = clock.run("masks", self.objects.flush)
+        yield Emitted(None, None, None, every.masks(final, end=self.reader.status.frames_decoded))
+
+    def _windows(self, source: VideoSource) -> Iterator[tuple]:
+        """(window, tracks, motion labels, masks) of each window, densifier ids; stages reset at a cut."""
+        clock, stages, info = self.clock, self.stages, self.info
+        windows = iter(source)
+        scene = 0
+        while True:
+            window = clock.run("decode", next, windows, None)
+            if window is None:
+                return
+            self.num_windows += 1
+            if window.scene != scene:
+                reset_stages(stages)
+                scene = window.scene
+            tracks = clock.run("tracks", stages.tracker.track, window)
+            feats = clock.run("features", stages.features.extract, window, tracks)
+            labels = clock.run("motion", stages.labeller.label, window, tracks, feats)
+            masks = clock.run("masks", stages.densifier.densify, window, tracks, labels)
+            yield window, tracks, labels, check_masks(window, masks, (info.work_height, info.work_width))
+
+    def _summary(self) -> tuple[dict, dict]:
+        """The summary (returned, and printed by the CLI) and the run's record (``run.json``)."""
+        config, clock, status = self.config, self.clock, self.reader.status
+        total = time.perf_counter() - self.t_start
+        frames = status.frames_decoded
+        report = self.timeline.report
+        summary = {
+            "status": "complete" if status.complete else "input-incomplete",
+            "out": config.out,
+            "frames": frames,
+            "frames_processed": report.frames_processed,
+            "objects": self.objects.num_objects,
+            "scenes": len(report.cuts) + 1,
+            "windows": self.num_windows,
+            "seconds": {**clock.as_dict(), "build": round(self.build_seconds, 4), "total": round(total, 4)},
+            "fps": round(frames / total, 3) if total > 0 else None,
+            "fps_stages": _stage_fps(frames, clock),
+            "fps_per_stage": stage_fps(frames, clock.seconds, self.num_windows),
+            "warnings": (run_warnings(config, status) + stage_warnings(*self.stages, self.objects)
+                         + runtime_warnings(config, self.stages)),
+            "decode": status.to_dict(),
+        }
+        run_info = {
+            **summary,
+            "input": vars(self.info).copy(),
+            "timeline": report.to_dict(),
+            "object_filter": self.objects.report(),
+            "mode": "offline" if config.offline else "streaming",
+            "config": config.to_dict(),
+            "versions": package_versions(),
+            "machine": {"platform": platform.platform(), "processor": platform.machine()},
+        }
+        return summary, run_info
 
 
 def run_pipeline(config: RunConfig, stages: Optional[Stages] = None) -> dict:
@@ -107,97 +321,12 @@ def run_pipeline(config: RunConfig, stages: Optional[Stages] = None) -> dict:
 
     ``stages`` replaces :func:`build_stages` (for embedding the engine with custom stages).
     """
-    t_start = time.perf_counter()
-    # a misspelt or impossible --option fails before anything is opened or written
-    check_options(config, [(type(s).__name__, getattr(s, "OPTIONS", ())) for s in stages or ()])
-    if stages is None:
-        chosen(config)  # a model-set combination that cannot work: exit code 2, before anything is opened
-    if not config.offline:
-        validate_window(config.window, config.stride)
-    check_output_dir(config.out, config.overwrite)  # creates nothing
-    if config.threads:
-        import cv2
-
-        cv2.setNumThreads(int(config.threads))
-    clock = StageClock()
-    reader = clock.run("decode", open_frames, config.input, config.max_side, config.threads)
-    folder = OutputFolder(config.out, config.overwrite)
-    try:
-        # after the input is open: a bad input (or one that blocks, a FIFO with no writer) never touches OUT
-        folder.claim()
-        fault_point("after-lock")
-        t_build = time.perf_counter()
-        stages = stages if stages is not None else build_stages(config)
-        build_seconds = time.perf_counter() - t_build
-        info = reader.info
-        fault_point("before-first-frame")
-        writer = OutputWriter(config.out, info, config, folder=folder)
-        # background_writer=false writes on the main thread (A/B timing of the worker threads)
-        writer = BackgroundWriter(writer, max_pending=2 if read_option(config, ENGINE_OPTIONS, "background_writer") else 0)
-        source = VideoSource(reader, config.window, config.stride, config.offline,
-                             prefetch=read_option(config, ENGINE_OPTIONS, "prefetch_frames"))
-        progress = _progress(config, info.num_frames)
-        windows = iter(source)
-        num_windows = 0
-        try:
-            while True:
-                window = clock.run("decode", next, windows, None)
-                if window is None:
-                    break
-                num_windows += 1
-                tracks = clock.run("tracks", stages.tracker.track, window)
-                feats = clock.run("features", stages.features.extract, window, tracks)
-                labels = clock.run("motion", stages.labeller.label, window, tracks, feats)
-                masks = clock.run("masks", stages.densifier.densify, window, tracks, labels)
-                masks = check_masks(window, masks, (info.work_height, info.work_width))
-                clock.run("write_wait", writer.write, window.frames[window.emit_from:], masks)
-                progress.update(len(window.emit_range))
-                if num_windows == 1:
-                    fault_point("after-first-window")
-            clock.run("write_wait", writer.drain)
-            clock.seconds["write"] = writer.busy_seconds
-
-            status = reader.status
-            total = time.perf_counter() - t_start
-            frames = writer.frames_written
-            warnings = run_warnings(config, status)
-            summary = {
-                "status": "complete" if status.complete else "input-incomplete",
-                "out": config.out,
-                "frames": frames,
-                "objects": writer.num_objects,
-                "windows": num_windows,
-                "seconds": {**clock.as_dict(), "build": round(build_seconds, 4), "total": round(total, 4)},
-                "fps": round(frames / total, 3) if total > 0 else None,
-                "fps_stages": _stage_fps(frames, clock),
-                "warnings": warnings,
-                "decode": status.to_dict(),
-            }
-            run_info = {
-                **summary,
-                "input": vars(info).copy(),
-                "mode": "offline" if config.offline else "streaming",
-                "config": config.to_dict(),
-                "versions": package_versions(),
-                "machine": {"platform": platform.platform(), "processor": platform.machine()},
-            }
-            with deferred():  # objects.json and run.json: both or neither (a signal waits for them)
-                paths = writer.finish(run_info)
-            summary["outputs"] = paths
-        except BaseException:
-            with deferred():  # clean-up a second signal must not cut short
-                source.close()
-                writer.abort()
-            raise
-        finally:
-            with deferred():
-                source.close()
-                progress.close()
-    finally:
-        with deferred():
-            folder.release()  # unlocks; removes what the claim made if no result was written
-            reader.close()
-    return summary
+    if not config.out:
+        check_output_dir(config.out, config.overwrite)  # this path always writes its files
+    with PipelineRun(config, stages) as run:
+        for _ in run:
+            pass
+    return run.summary
 
 
 def _stage_fps(frames: int, clock: StageClock) -> float | None:

@@ -176,6 +176,7 @@ def build_stages(config: RunConfig) -> Stages:
     check_options(config)
     picks = chosen(config)
     classes = {kind: s.load() for kind, s in picks.items()}
+    check_weights_of(config, classes.values())  # every missing file in one message, before any export
     backend = get_backend(config.backend)
     backend.check_device(config)
     if any(has_networks(cls) for cls in classes.values()):
@@ -184,15 +185,47 @@ def build_stages(config: RunConfig) -> Stages:
     return Stages(**built)
 
 
-def network_specs_of_set(config: RunConfig, picks: dict, frame_hw: tuple[int, int]) -> list:
-    """The networks ``build`` compiles: for each kind, those of the stage ``picks`` names, else those
-    of every stage of ``config.models``, in pipeline order (each stage's own ``network_specs``, as a
-    run asks for them)."""
-    specs = []
+def check_weights_of(config: RunConfig, classes) -> None:
+    """Raise one :class:`ModelFileError` naming every weight file the stage classes would load and
+    cannot find (each stage says which with its classmethod ``weight_needs(config)``)."""
+    from .official_weights import check_weights
+
+    needs = [need for cls in classes for need in (cls.weight_needs(config) if hasattr(cls, "weight_needs") else [])]
+    check_weights(needs, config.weights_dir)
+
+
+def classes_of_set(config: RunConfig, picks: dict) -> list[type]:
+    """The stage classes ``build`` prepares: for each kind, the stage ``picks`` names, else every
+    stage of ``config.models``, in pipeline order."""
+    classes = []
     for kind in KINDS:
         rows = [stage(kind, picks[kind])] if picks.get(kind) else [s for s in stages_of(kind) if config.models in s.sets]
-        for row in rows:
-            cls = row.load()
-            if has_networks(cls):
-                specs += cls.network_specs(config, frame_hw)
-    return specs
+        classes += [row.load() for row in rows]
+    return classes
+
+
+def network_specs_of_set(config: RunConfig, picks: dict, frame_hw: tuple[int, int]) -> list:
+    """The networks ``build`` compiles (each stage's own ``network_specs``, as a run asks for them)."""
+    return [spec for cls in classes_of_set(config, picks) if has_networks(cls)
+            for spec in cls.network_specs(config, frame_hw)]
+
+
+def runtime_warnings(config: RunConfig, stage_objects) -> list[str]:
+    """What a run's ``--backend`` / ``--device`` did not do: a run whose stages run no network at all
+    runs on the CPU whatever they say, and says so (stderr, ``run.json``) rather than nothing."""
+    if any(has_networks(type(s)) for s in stage_objects):
+        return []
+    from .runtime.backends import DEFAULT_BACKEND, get_backend
+
+    asked = []
+    if config.backend != DEFAULT_BACKEND:
+        asked.append(f"--backend {config.backend}")
+    if str(config.device).startswith("cuda"):
+        asked.append(f"--device {config.device}")
+    if not asked:
+        return []
+    names = ", ".join(f"{type(s).__name__}" for s in stage_objects)
+    title = get_backend(config.backend).title
+    return [f"{' and '.join(asked)}: no stage of this run runs a network ({names}), so nothing ran on "
+            f"{title if config.backend != DEFAULT_BACKEND else 'the GPU'}; the whole run was on the CPU "
+            f"(the learned labeller or the official set's stages run networks)"]

@@ -192,7 +192,9 @@ def test_an_injected_full_disk_is_exit_7_with_only_whole_files(tmp_path, here, c
         return
     assert not assert_consistent(out)
     if on is not None:
-        assert len(mask_names(out)) == 4 * on + 4  # the windows before the fault: whole PNGs
+        # the writes before the fault, whole PNGs: the object filter holds 0.4 s (10 frames) back, so the
+        # first window (8 frames) writes none, the second frames 0-1, each later one 4
+        assert len(mask_names(out)) == 2 + 4 * (on - 1)
 
 
 # ------------------------------------------------------------------------------------ read-only, forbidden
@@ -580,3 +582,61 @@ def test_a_malicious_checkpoint_through_the_command_line(tmp_path, here, clip):
                             "--option", f"learned_weights={tmp_path / 'evil.safetensors'}"])
     assert code == 5 and "cannot read learned classifier weights" in one_line_error(err)
     assert not flag.exists() and not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------------------------ the newer paths
+def test_a_signal_stops_a_batch_with_its_exit_code_and_whole_folders(tmp_path, clip):
+    """Several videos (issue 21's batch, one after the other in this process): a kill during the first
+    exits 143, its folder holds only whole files, and the second call finishes both."""
+    second = tmp_path / "second.mp4"
+    shutil.copyfile(clip, second)
+    out = tmp_path / "res"
+    code, _, err = run_cli(["run", clip, second, "--out", out, *FAST], "after-first-window:SIGTERM")
+    assert code == 143, err
+    assert "clip: interrupted (exit 143)" in err and "interrupted after 1 of 2 videos" in err
+    assert "Traceback" not in err and not (out / "second").exists()
+    assert not assert_consistent(out / "clip")  # partial, marked: the next call runs it again
+    code, _, err = run_cli(["run", clip, second, "--out", out, *FAST])
+    assert code == 0, err
+    assert all(assert_consistent(out / name, complete=True) for name in ("clip", "second"))
+
+
+def test_segment_opens_the_input_before_it_claims_out_and_holds_it_until_closed(tmp_path, clip):
+    """The Python API (issue 21) claims OUT as the command line does: not for a bad input; one run at a
+    time; closing an unstarted run leaves OUT as it was."""
+    from motionseg_trt import segment
+    from motionseg_trt.errors import InputError
+
+    out = tmp_path / "out"
+    with pytest.raises(InputError):
+        segment(tmp_path / "missing.mp4", out=out)
+    assert not out.exists()
+    run = segment(clip, out=out, window=8, stride=4)
+    with pytest.raises(OutputError, match="another motionseg-trt run"):
+        segment(clip, out=out)
+    run.close()
+    assert not out.exists()  # claimed, nothing written: taken back
+    results = list(segment(clip, out=out, window=8, stride=4))
+    assert len(results) == 40 and assert_consistent(out, complete=True)
+
+
+def test_an_input_read_once_is_not_opened_again_by_the_overlay(tmp_path):
+    """A pipe as the input: the overlay (which reads a file a second time, issue 18) draws on the frames
+    the reader kept instead of blocking on a second open."""
+    import threading
+
+    clip = write_video(str(tmp_path / "clip.mkv"), make_pan_frames(30, (64, 48), seed=3).frames,
+                       container_format="matroska")
+    fifo = tmp_path / "pipe.mkv"
+    os.mkfifo(fifo)
+
+    def feed():
+        with open(fifo, "wb") as f:
+            f.write(Path(clip).read_bytes())
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    code, _, err = run_cli(["run", fifo, "--out", tmp_path / "out", *FAST], timeout=120)
+    feeder.join(timeout=10)
+    assert code == 0, err
+    assert assert_consistent(tmp_path / "out", complete=True) and (tmp_path / "out" / "overlay.mp4").exists()

@@ -54,6 +54,15 @@ class _BrightDensifier:
                            labels=(frames.mean(axis=3) > 128).astype(np.uint8), object_ids=[1])
 
 
+# The doubles make no tracks, so no object would show evidence: the plumbing tests turn the object
+# filter off (it has its own tests).
+NO_FILTER = {"obj_min_score": 0, "obj_min_area": 0, "obj_min_duration": 0}
+
+
+def _plumbing(**kw) -> RunConfig:
+    return RunConfig(extra=dict(NO_FILTER), **kw)
+
+
 def _fake_stages(**kw):
     return Stages(_FakeTracker(), NoFeatures(), _FakeLabeller(), _BrightDensifier(**kw))
 
@@ -85,7 +94,7 @@ def test_streaming_run_writes_every_output(tmp_path, square_mp4):
     path, gt = square_mp4
     out = str(tmp_path / "out")
     stages = _fake_stages()
-    summary = run_pipeline(RunConfig(input=path, out=out, window=8, stride=5, progress=False), stages)
+    summary = run_pipeline(_plumbing(input=path, out=out, window=8, stride=5, progress=False), stages)
     # windows of 8 every 5 frames; the last one keeps 8 frames and emits the 2 new ones
     assert stages.tracker.windows == [(0, 0, 8, 0, False), (1, 5, 8, 3, False), (2, 10, 8, 3, False),
                                       (3, 12, 8, 6, True)]
@@ -107,7 +116,7 @@ def test_streaming_run_writes_every_output(tmp_path, square_mp4):
 def test_offline_is_one_window(tmp_path, square_mp4):
     path, _ = square_mp4
     stages = _fake_stages()
-    summary = run_pipeline(RunConfig(input=path, out=str(tmp_path / "o"), offline=True, progress=False,
+    summary = run_pipeline(_plumbing(input=path, out=str(tmp_path / "o"), offline=True, progress=False,
                                      write_overlay=False), stages)
     assert stages.tracker.windows == [(0, 0, 20, 0, True)]
     assert summary["frames"] == 20 and not os.path.exists(tmp_path / "o" / "overlay.mp4")
@@ -118,7 +127,7 @@ def test_large_input_runs_downscaled_and_masks_come_back_at_input_size(tmp_path)
     path = write_video(str(tmp_path / "big.mp4"), frames, crf=8)
     out = str(tmp_path / "out")
     stages = _fake_stages()
-    summary = run_pipeline(RunConfig(input=path, out=out, max_side=80, progress=False), stages)
+    summary = run_pipeline(_plumbing(input=path, out=out, max_side=80, progress=False), stages)
     run = json.load(open(os.path.join(out, "run.json")))
     assert (run["input"]["work_width"], run["input"]["work_height"]) == (80, 48)
     masks = _masks(out, summary["frames"])
@@ -131,7 +140,7 @@ def test_frame_folder_input(tmp_path):
 
     frames, gt = _square_clip(n=9)
     folder = write_frame_folder(str(tmp_path / "frames"), frames)
-    summary = run_pipeline(RunConfig(input=folder, out=str(tmp_path / "o"), window=4, stride=2,
+    summary = run_pipeline(_plumbing(input=folder, out=str(tmp_path / "o"), window=4, stride=2,
                                      progress=False), _fake_stages())
     assert summary["frames"] == 9
     assert (_masks(str(tmp_path / "o"), 9) == gt).all()  # lossless PNG frames: exact
@@ -142,7 +151,7 @@ def test_a_crash_leaves_no_half_written_file(tmp_path, square_mp4, exc):
     path, _ = square_mp4
     out = tmp_path / "out"
     with pytest.raises(exc):
-        run_pipeline(RunConfig(input=path, out=str(out), window=8, stride=4, progress=False),
+        run_pipeline(_plumbing(input=path, out=str(out), window=8, stride=4, progress=False),
                      _fake_stages(fail_on=2, exc=exc))
     # windows 0 and 1 were written: frames 0-11, each a complete PNG; nothing that looks final is left
     # (the marker says the partial results are ours: --overwrite may replace them)
@@ -161,13 +170,13 @@ def test_densifier_contract_is_checked(tmp_path, square_mp4):
 
     stages = Stages(_FakeTracker(), NoFeatures(), _FakeLabeller(), Wrong())
     with pytest.raises(RuntimeError, match="emits frames"):
-        run_pipeline(RunConfig(input=square_mp4[0], out=str(tmp_path / "o"), progress=False), stages)
+        run_pipeline(_plumbing(input=square_mp4[0], out=str(tmp_path / "o"), progress=False), stages)
 
 
 def test_nothing_is_created_for_bad_input_or_missing_models(tmp_path, monkeypatch):
     out = tmp_path / "out"
     with pytest.raises(InputError):
-        run_pipeline(RunConfig(input=str(tmp_path / "missing.mp4"), out=str(out), progress=False))
+        run_pipeline(_plumbing(input=str(tmp_path / "missing.mp4"), out=str(out), progress=False))
     assert not out.exists()
 
     frames, _ = _square_clip(n=3)
@@ -178,7 +187,7 @@ def test_nothing_is_created_for_bad_input_or_missing_models(tmp_path, monkeypatc
 
     monkeypatch.setattr("motionseg_trt.pipeline.build_stages", no_model)
     with pytest.raises(ModelFileError):
-        run_pipeline(RunConfig(input=path, out=str(out), progress=False))
+        run_pipeline(_plumbing(input=path, out=str(out), progress=False))
     assert not out.exists()
 
 
@@ -186,14 +195,14 @@ def test_existing_output_is_refused(tmp_path, square_mp4):
     (tmp_path / "o").mkdir()
     (tmp_path / "o" / "x").write_text("x")
     with pytest.raises(OutputExistsError):
-        run_pipeline(RunConfig(input=square_mp4[0], out=str(tmp_path / "o"), progress=False), _fake_stages())
+        run_pipeline(_plumbing(input=square_mp4[0], out=str(tmp_path / "o"), progress=False), _fake_stages())
 
 
 def test_corrupt_input_still_writes_outputs_for_decoded_frames(tmp_path):
     frames, _ = _square_clip(n=24)
     path = make_corrupt_video(str(tmp_path / "bad.mp4"), frames, bad_packet=14)
     out = str(tmp_path / "out")
-    summary = run_pipeline(RunConfig(input=path, out=out, window=8, stride=4, progress=False), _fake_stages())
+    summary = run_pipeline(_plumbing(input=path, out=out, window=8, stride=4, progress=False), _fake_stages())
     decoded = summary["decode"]["frames_decoded"]
     assert summary["status"] == "input-incomplete" and 0 < decoded < 24 and summary["frames"] == decoded
     assert len(os.listdir(os.path.join(out, "masks"))) == decoded

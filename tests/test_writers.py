@@ -109,15 +109,23 @@ def test_object_index_first_last_and_rle():
 
 
 # ------------------------------------------------------------------------------------- OutputWriter
-def _info(w=40, h=30, work=(20, 16)):
-    return VideoInfo(path="x.mp4", width=w, height=h, work_width=work[0], work_height=work[1], fps=24.0,
+def _info(w=40, h=30, work=(20, 16), path="x.mp4"):
+    return VideoInfo(path=str(path), width=w, height=h, work_width=work[0], work_height=work[1], fps=24.0,
                      num_frames=6)
+
+
+def _input(tmp_path, n=6, size=(40, 30)):
+    """The input video the overlay reads its frames from (beside ``tmp_path``, not in it)."""
+    from _video import write_video
+
+    frames = np.random.default_rng(0).integers(0, 255, (n, size[1], size[0], 3), dtype=np.uint8)
+    return write_video(str(tmp_path.parent / f"{tmp_path.name}-input.mp4"), frames)
 
 
 def test_output_writer_round_trip_at_input_size(tmp_path):
     out = str(tmp_path / "out")
     prepare_output_dir(out, overwrite=False)
-    info = _info()
+    info = _info(path=_input(tmp_path))
     writer = OutputWriter(out, info, RunConfig(write_overlay=True))
     frames = np.random.default_rng(0).integers(0, 255, (6, 16, 20, 3), dtype=np.uint8)
     labels = np.zeros((6, 16, 20), np.uint8)
@@ -157,7 +165,8 @@ def test_frames_must_be_written_in_order(tmp_path):
 
 
 def test_abort_leaves_no_partial_overlay(tmp_path):
-    writer = OutputWriter(str(tmp_path), _info(), RunConfig(write_overlay=True))
+    info = _info(path=_input(tmp_path))
+    writer = OutputWriter(str(tmp_path), info, RunConfig(write_overlay=True))
     writer.write(np.zeros((2, 16, 20, 3), np.uint8), WindowMasks(start=0, labels=np.ones((2, 16, 20), np.uint8)))
     assert [n for n in os.listdir(tmp_path) if n.startswith(".overlay.mp4.tmp-") and n.endswith(".partial")]
     writer.abort()
@@ -223,7 +232,7 @@ def test_background_writer_writes_everything_in_order(tmp_path, max_pending):
 def test_background_writer_raises_the_worker_error(tmp_path):
     from motionseg_trt.io.background import BackgroundWriter
 
-    writer = BackgroundWriter(OutputWriter(str(tmp_path), _info(), RunConfig(write_overlay=True)))
+    writer = BackgroundWriter(OutputWriter(str(tmp_path), _info(path=_input(tmp_path)), RunConfig(write_overlay=True)))
     writer.write(np.zeros((1, 16, 20, 3), np.uint8), WindowMasks(start=0, labels=np.zeros((1, 16, 20), np.uint8)))
     writer.write(np.zeros((1, 16, 20, 3), np.uint8), WindowMasks(start=5, labels=np.zeros((1, 16, 20), np.uint8)))
     with pytest.raises(RuntimeError, match="in order"):

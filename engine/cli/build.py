@@ -48,6 +48,7 @@ def register(subparsers) -> None:
                         "to 512 frames, or the tracker_max_frames option)")
     p.add_argument("--weights-dir", metavar="DIR", help="where `motionseg-trt download` put the weights")
     p.add_argument("--classifier-checkpoint", metavar="PATH", help="official moseg.pth")
+    p.add_argument("--sam2-checkpoint", metavar="PATH", help="SAM2 checkpoint (.pt)")
     p.add_argument("--random-weights", action="store_true",
                    help="random weights of the right shapes (tests the plumbing only; no quality)")
     p.add_argument("--engine-cache", metavar="DIR", help="artifact folder (default <cache>/engines)")
@@ -79,7 +80,8 @@ def config_from_args(args) -> RunConfig:
         raise OptionError(f"build: {exc}") from None
     config = RunConfig(models=args.models, backend=args.backend, fp16=args.fp16, window=args.window,
                        offline=args.offline, weights_dir=args.weights_dir,
-                       classifier_checkpoint=args.classifier_checkpoint, engine_cache=args.engine_cache,
+                       classifier_checkpoint=args.classifier_checkpoint, sam2_checkpoint=args.sam2_checkpoint,
+                       engine_cache=args.engine_cache,
                        sam2_config=args.sam2_config, extra=extra)
     check_options(config)
     return config
@@ -92,7 +94,7 @@ def main(args) -> int:
 
     from ..runtime.backends import get_backend
     from ..runtime.dispatch import artifacts_dir, prepare
-    from ..stages import network_specs_of_set
+    from ..stages import check_weights_of, classes_of_set, network_specs_of_set
 
     config = config_from_args(args)
     from ..io.output_dir import check_output_path
@@ -101,6 +103,8 @@ def main(args) -> int:
     picks = {"tracker": args.tracker, "features": args.features, "labeller": args.motion_model,
              "densifier": args.densifier}
     specs = network_specs_of_set(config, picks, (args.height, args.width))
+    if not args.only:  # every missing weight file in one message, before the first export
+        check_weights_of(config, classes_of_set(config, picks))
     if args.only:
         unknown = set(args.only) - {s.name for s in specs}
         if unknown:

@@ -144,6 +144,22 @@ class OfficialFeatureExtractor:
     def network_specs(cls, config: RunConfig, frame_hw) -> list[NetworkSpec]:
         return [dino_network(config, *frame_hw), depth_network(config, *frame_hw)]
 
+    @classmethod
+    def weight_needs(cls, config: RunConfig) -> list:
+        """The DINOv2 and Depth-Anything-V2 files :func:`_weights` will load."""
+        from ..official_weights import WeightNeed
+
+        opt = read_options(config, OPTIONS)
+        random = read_option(config, ENGINE_OPTIONS, "random_weights")
+        needs = []
+        for key, table, role in (("dino", DINO_WEIGHTS, "DINOv2 features"), ("depth", DEPTH_WEIGHTS, "Depth-Anything-V2")):
+            explicit = opt[f"{key}_weights"]
+            if explicit or not random:
+                variant = opt[f"{key}_variant"]
+                needs.append(WeightNeed(f"{role} ({variant})", table[variant], explicit,
+                                        f"--option {key}_weights=PATH"))
+        return needs
+
     # -- runners, per working resolution ------------------------------------------------------------
     def _runners(self, height: int, width: int):
         if self._size != (height, width):

@@ -103,6 +103,10 @@ class BackgroundWriter:
     def num_objects(self) -> int:
         return self.writer.num_objects
 
+    @property
+    def shows_pictures(self) -> bool:
+        return self.writer.shows_pictures
+
     def finish(self, run_info: dict) -> dict:
         self.drain()
         return self.writer.finish(run_info)

@@ -13,6 +13,8 @@ import errno
 import math
 import os
 import signal
+import stat
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterator, Optional
 
@@ -59,14 +61,75 @@ class DecodeStatus:
             self.size_changes.append((index, width, height))
 
 
+THUMB_WIDTH = 128  # px: the thumbnails that duplicate frames and scene cuts are told from
+
+
+class InputFrame:
+    """One decoded input frame, converted only on demand: frames that the time sampling skips cost a
+    thumbnail, not a working-resolution conversion."""
+
+    __slots__ = ("index", "time")
+
+    def __init__(self, index: int, time: float):
+        self.index = index  # input frame number
+        self.time = time  # seconds from the first frame
+
+    def image(self) -> np.ndarray:  # pragma: no cover - interface
+        """RGB uint8 at the working resolution, upright."""
+        raise NotImplementedError
+
+    def thumbnail(self) -> np.ndarray:  # pragma: no cover - interface
+        """RGB uint8, :data:`THUMB_WIDTH` px wide (stored orientation: only compared with its
+        neighbours)."""
+        raise NotImplementedError
+
+
+def thumb_size(width: int, height: int) -> tuple[int, int]:
+    return THUMB_WIDTH, max(2, int(round(THUMB_WIDTH * height / max(width, 1) / 2.0)) * 2)
+
+
+def thumbnail_of(image: np.ndarray) -> np.ndarray:
+    """The thumbnail of an RGB frame that is already converted (area filter)."""
+    import cv2
+
+    h, w = image.shape[:2]
+    return cv2.resize(image, thumb_size(w, h), interpolation=cv2.INTER_AREA)
+
+
 class FrameReader:
-    """Common shape of the readers: ``info``, iteration over working-resolution RGB frames, ``status``."""
+    """Common shape of the readers: ``info``, ``status``, :meth:`input_frames` (every input frame as an
+    :class:`InputFrame`) and iteration over every frame at the working resolution."""
 
     info: VideoInfo
     status: DecodeStatus
 
-    def __iter__(self) -> Iterator[np.ndarray]:  # pragma: no cover - interface
+    def input_frames(self) -> Iterator[InputFrame]:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for frame in self.input_frames():
+            yield frame.image()
+
+    read_once = False  # the input cannot be read a second time (a source in memory, a pipe)
+    _kept: Optional[deque] = None
+
+    def keep_pictures(self) -> bool:
+        """For a sink that shows the pictures (the overlay): when the input cannot be read again, keep
+        each input frame (at the input's size, upright) until :meth:`kept_pictures` takes it and say
+        True; False: it can be, the sink reads it itself."""
+        if self.read_once and self._kept is None:
+            self._kept = deque()
+        return self.read_once
+
+    def _keep(self, picture) -> None:
+        """Called by the readers with each input frame (a callable making it, so that nothing is
+        converted when nothing is kept)."""
+        if self._kept is not None:
+            self._kept.append(picture())
+
+    def kept_pictures(self, count: int) -> list[np.ndarray]:
+        """The next ``count`` input frames kept, in order (the reader has read them already)."""
+        return [self._kept.popleft() for _ in range(count)]
 
     def close(self) -> None:
         pass
@@ -78,16 +141,43 @@ class FrameReader:
         self.close()
 
 
-def open_frames(path: str, max_side: int = 960, threads: Optional[int] = None) -> FrameReader:
-    """Open a video file or a folder of frames. Raises :class:`InputError` for unusable input."""
+def reads_again(source) -> bool:
+    """Whether the input can be read a second time (by the overlay): a regular file or a folder; not a
+    source in memory (an array, a live iterable) and not a pipe or a device (a second open would block
+    or read nothing)."""
+    if not isinstance(source, (str, os.PathLike)):
+        return False
+    try:
+        mode = os.stat(source).st_mode
+    except OSError:
+        return False
+    return stat.S_ISREG(mode) or stat.S_ISDIR(mode)
+
+
+def open_frames(path, max_side: int = 960, threads: Optional[int] = None,
+                fps: Optional[float] = None) -> FrameReader:
+    """Open the input: a video file or a folder of frames (a path), a NumPy array ``[T, H, W, 3]``, or
+    an iterable of ``[H, W, 3]`` frames (RGB uint8). ``fps`` is the frame rate of inputs that carry
+    none (frame folders, arrays, iterables; default 24). Raises :class:`InputError` for unusable input."""
+    if not isinstance(path, (str, os.PathLike)):
+        from .arrays import IterableReader, array_reader
+
+        if isinstance(path, np.ndarray):
+            return array_reader(path, max_side=max_side, fps=fps)
+        if path is not None and hasattr(path, "__iter__"):
+            return IterableReader(path, max_side=max_side, fps=fps)
+        if path is not None:
+            raise InputError(f"the input must be a path, a NumPy array [T, H, W, 3] or an iterable of frames, "
+                             f"got {type(path).__name__}")
     if not path:
         raise InputError("no input given")
+    path = os.fspath(path)
     if not os.path.exists(path):
         raise InputError(f"input not found: {path}")
     if os.path.isdir(path):
         from .frame_folder import ImageFolderReader
 
-        return ImageFolderReader(path, max_side=max_side)
+        return ImageFolderReader(path, max_side=max_side, fps=fps or DEFAULT_FPS)
     return VideoFileReader(path, max_side=max_side, threads=threads)
 
 
@@ -106,6 +196,7 @@ class VideoFileReader(FrameReader):
 
         self.path = path
         self.status = DecodeStatus()
+        self.read_once = not reads_again(path)  # a pipe: the overlay takes the frames kept here
         try:
             self._container = av.open(path)
         except av.error.InvalidDataError as exc:
@@ -202,10 +293,17 @@ class VideoFileReader(FrameReader):
             rgb = frame.to_ndarray(format="rgb24")
         return rotate_frame(rgb, self.rotation)
 
-    def __iter__(self) -> Iterator[np.ndarray]:
+    def _thumbnail(self, frame) -> np.ndarray:
+        from av.video.reformatter import Interpolation
+
+        w, h = thumb_size(*self._coded_size)
+        return frame.reformat(width=w, height=h, format="rgb24", interpolation=Interpolation.AREA).to_ndarray()
+
+    def input_frames(self) -> Iterator[InputFrame]:
         frame, self._first = self._first, None
         if frame is None:
             return
+        t0 = None
         while frame is not None:
             index = self.status.frames_decoded
             if frame.is_corrupt:
@@ -215,9 +313,13 @@ class VideoFileReader(FrameReader):
                 self.status.note_size(index, *rotated_size(frame.width, frame.height, self.rotation))
             if frame.time is not None:
                 self._last_time = float(frame.time)
-            image = self._convert(frame)
+            seconds = frame.time
+            if seconds is None or (t0 is not None and seconds < t0):  # no timestamps: the nominal rate
+                seconds = (t0 or 0.0) + index / self.info.fps
+            t0 = seconds if t0 is None else t0
             self.status.frames_decoded += 1
-            yield image
+            self._keep(lambda: rotate_frame(frame.to_ndarray(format="rgb24"), self.rotation))
+            yield _AvInputFrame(self, frame, index, float(seconds - t0))
             frame = next(self._frames, None)
         self._finish()
 
@@ -254,6 +356,20 @@ def check_frame_size(path: str, width: int, height: int, work_w: int, work_h: in
                          f"{MIN_SIDE}x{MIN_SIDE} pixels")
     raise InputError(f"--max-side {max_side} makes the {width}x{height} frames of {path} {work_w}x{work_h}: too "
                      f"small, the engine needs at least {MIN_SIDE} pixels on each side (raise --max-side)")
+
+
+class _AvInputFrame(InputFrame):
+    __slots__ = ("_reader", "_frame")
+
+    def __init__(self, reader: VideoFileReader, frame, index: int, time: float):
+        super().__init__(index, time)
+        self._reader, self._frame = reader, frame
+
+    def image(self) -> np.ndarray:
+        return self._reader._convert(self._frame)
+
+    def thumbnail(self) -> np.ndarray:
+        return self._reader._thumbnail(self._frame)
 
 
 def _ffmpeg_reason(exc: BaseException) -> str:

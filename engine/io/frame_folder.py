@@ -10,7 +10,7 @@ import numpy as np
 
 from ..contracts import VideoInfo
 from ..errors import InputError
-from .decode import DEFAULT_FPS, DecodeStatus, FrameReader, check_frame_size
+from .decode import DEFAULT_FPS, DecodeStatus, FrameReader, InputFrame, check_frame_size, thumb_size
 from .geometry import resize_frame, working_size
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -58,7 +58,7 @@ class ImageFolderReader(FrameReader):
                               work_height=work_h, fps=float(fps), num_frames=len(self._files),
                               rotation=rotation)
 
-    def __iter__(self) -> Iterator[np.ndarray]:
+    def input_frames(self) -> Iterator[InputFrame]:
         info = self.info
         for index, path in enumerate(self._files):
             try:
@@ -71,8 +71,25 @@ class ImageFolderReader(FrameReader):
                                   f"the first frame is {info.width}x{info.height}")
                 return
             self.status.frames_decoded += 1
-            yield resize_frame(image, info.work_width, info.work_height)
+            yield _ImageInputFrame(image, index, index / info.fps, (info.work_width, info.work_height))
 
     def _stop(self, index: int, reason: str) -> None:
         self.status.error = reason
         self.status.stopped_at = index
+
+
+class _ImageInputFrame(InputFrame):
+    __slots__ = ("_image", "_work")
+
+    def __init__(self, image: np.ndarray, index: int, time: float, work: tuple[int, int]):
+        super().__init__(index, time)
+        self._image, self._work = image, work
+
+    def image(self) -> np.ndarray:
+        return resize_frame(self._image, *self._work)
+
+    def thumbnail(self) -> np.ndarray:
+        import cv2
+
+        h, w = self._image.shape[:2]
+        return cv2.resize(self._image, thumb_size(w, h), interpolation=cv2.INTER_AREA)

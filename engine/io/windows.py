@@ -9,6 +9,11 @@ Only the last ``window`` frames are kept (a deque), plus one decoded frame of lo
 whether the current window is the last, plus at most ``prefetch`` frames decoded ahead on a worker
 thread; a 10-minute clip is never held in memory. Offline mode is a
 single window spanning the whole clip (memory grows with the clip, by design).
+
+Scene cuts (frames of a :class:`~.timeline.Timeline` with ``cut`` set): a window never spans one. The
+window being filled ends at the cut with what it has (it keeps its older frames of the same scene as
+context) and the next window starts at the cut as the first window of a new scene: ``scene`` + 1,
+``emit_from`` 0. Offline mode gives one window per scene.
 """
 from __future__ import annotations
 
@@ -19,8 +24,10 @@ import numpy as np
 
 from ..contracts import FrameWindow, VideoInfo
 from ..errors import OptionError
+from ..units import REFERENCE_FPS
 from .decode import DecodeStatus, FrameReader
 from .prefetch import Prefetcher
+from .timeline import Frame
 
 
 class WindowSettingError(OptionError, ValueError):
@@ -81,28 +88,47 @@ class VideoSource:
             self._prefetcher.close()
             self._prefetcher = None
 
-    def _next(self, frames) -> Optional[np.ndarray]:
-        frame = next(frames, None)
-        if frame is not None:
-            self.frames_read += 1
-        return frame
+    def _next(self, frames) -> Optional[Frame]:
+        """The next frame as a :class:`Frame` (a reader's plain arrays are frames at 24 fps)."""
+        item = next(frames, None)
+        if item is None:
+            return None
+        if not isinstance(item, Frame):
+            item = Frame(image=item, index=self.frames_read, time=self.frames_read / REFERENCE_FPS)
+        self.frames_read += 1
+        return item
+
+    @staticmethod
+    def _window(index: int, start: int, held, emit_from: int, is_last: bool, scene: int) -> FrameWindow:
+        return FrameWindow(index=index, start=start, frames=np.stack([f.image for f in held]), emit_from=emit_from,
+                           is_last=is_last, times=np.array([f.time for f in held], np.float64),
+                           frame_index=np.array([f.index for f in held], np.int64), scene=scene)
 
     def _offline(self, frames) -> Iterator[FrameWindow]:
-        buf = []
-        for frame in frames:
+        buf: list = []
+        index, scene, start = 0, 0, 0
+        frame = self._next(frames)
+        while frame is not None:
             buf.append(frame)
-            self.frames_read += 1
-        self.max_frames_held = len(buf)
-        if buf:
-            yield FrameWindow(index=0, start=0, frames=np.stack(buf), emit_from=0, is_last=True)
+            frame = self._next(frames)
+            if frame is None or frame.cut:
+                self.max_frames_held = max(self.max_frames_held, len(buf))
+                yield self._window(index, start, buf, 0, frame is None, scene)
+                index, scene, start = index + 1, scene + 1, start + len(buf)
+                buf = []
 
     def _sliding(self, frames) -> Iterator[FrameWindow]:
         held: deque = deque(maxlen=self.window)
         pending = self._next(frames)  # look-ahead: the frame after the current window, if any
-        index = 0
+        index, scene, first_of_scene = 0, 0, True
         while pending is not None:
-            # the first window takes `window` new frames, later ones `stride`
-            want = self.window if index == 0 else self.stride
+            if pending.cut and index > 0:  # a new scene: nothing before the cut is context
+                held.clear()
+                scene += 1
+                first_of_scene = True
+            # the first window of a scene takes `window` new frames, later ones `stride`; a cut ends
+            # the window early
+            want = self.window if first_of_scene else self.stride
             new = 0
             while new < want and pending is not None:
                 held.append(pending)
@@ -110,10 +136,12 @@ class VideoSource:
                 pending = None
                 if new < want:
                     pending = self._next(frames)
+                    if pending is not None and pending.cut:
+                        break
             if new == want:
                 pending = self._next(frames)
             self.max_frames_held = max(self.max_frames_held, len(held) + (pending is not None))
             start = self.frames_read - (pending is not None) - len(held)
-            yield FrameWindow(index=index, start=start, frames=np.stack(held),
-                              emit_from=len(held) - new, is_last=pending is None)
+            yield self._window(index, start, held, len(held) - new, pending is None, scene)
             index += 1
+            first_of_scene = False

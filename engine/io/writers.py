@@ -2,6 +2,10 @@
 mask PNGs, the overlay video, objects.json) and, last, ``run.json`` (configuration, versions,
 per-stage time, fps, warnings).
 
+The sinks see every input frame, in order (:class:`~.every_frame.EveryFrame` gives the frames the
+stages did not process the mask of the processed frame before them); ``OutputMasks.repeats`` says
+which ones repeat the frame before.
+
 Every file appears under its final name only when complete (see :mod:`.atomic`); ``objects.json`` and
 ``run.json`` are written last, so their presence means the run finished. The sinks are created at the
 first write, not before: a run that fails before its first mask has written nothing (and, through
@@ -25,7 +29,7 @@ from .sinks.base import OutputMasks
 
 
 class OutputWriter:
-    """Hands each window's :class:`WindowMasks` to every sink the run writes, then writes ``run.json``."""
+    """Hands the masks of every input frame to every sink the run writes, then writes ``run.json``."""
 
     def __init__(self, out_dir: str, info: VideoInfo, config, folder=None):
         """``folder``: the run's :class:`~.output_dir.OutputFolder`, begun (marked, previous results
@@ -49,26 +53,36 @@ class OutputWriter:
         for cls in self._classes:
             self.sinks.append(cls(self.out_dir, self.info, self.config))  # one by one: abort() sees each
 
-    def write(self, frames: np.ndarray, masks: WindowMasks) -> None:
-        """``frames``: the working-resolution RGB frames of ``masks`` (same length, same order)."""
+    def write(self, frames, masks: WindowMasks) -> None:
+        """The masks of input frames ``masks.start, masks.start + 1, ...`` (an :class:`OutputMasks`, or
+        plain :class:`WindowMasks`); ``frames``: their input pictures when the input cannot be read
+        again (a source in memory), else None (sinks that show pictures read the input themselves)."""
         if masks.start != self.frames_written:
             raise RuntimeError(f"frames must be written in order: got {masks.start}, "
                                f"expected {self.frames_written}")
+        if not len(masks.labels):
+            return
+        if not isinstance(masks, OutputMasks):
+            masks = OutputMasks(start=masks.start, labels=masks.labels, info=self.info)
+        for i, label_map in enumerate(masks.labels):
+            if i == 0 or not masks.repeat(i):  # a repeat holds the ids of the frame before
+                self._object_ids.update((np.flatnonzero(np.bincount(label_map.ravel(), minlength=2)[1:]) + 1).tolist())
+        masks.object_ids = sorted(self._object_ids)
         with self._file_system_errors():
             fault_point("before-write")
             self._start()
-            out = OutputMasks(start=masks.start, labels=masks.labels, object_ids=list(masks.object_ids),
-                              info=self.info)
             for sink in self.sinks:
-                sink.write(frames, out)
-        # ids counted at the working resolution: the nearest-neighbour upscale to the input's size
-        # keeps every label
-        for labels in masks.labels:
-            self._object_ids.update((np.flatnonzero(np.bincount(labels.ravel(), minlength=2)[1:]) + 1).tolist())
+                sink.write(frames, masks)
         self.frames_written += len(masks.labels)
 
     @property
+    def shows_pictures(self) -> bool:
+        """A sink needs the input's pictures (see :meth:`write`)."""
+        return any(cls.shows_pictures for cls in self._classes)
+
+    @property
     def num_objects(self) -> int:
+        # ids counted at the working resolution: the nearest-neighbour upscale keeps every label
         return len(self._object_ids)
 
     def finish(self, run_info: dict) -> dict:

@@ -21,7 +21,13 @@ import numpy as np
 from ..config import RunConfig
 from ..contracts import FrameWindow, MotionLabels, Tracks, WindowMasks
 from ..options import Option, read_options
+from ..units import frames_for, space_unit
 from .grouping import ObjectIds, group_tracks
+
+# The votes are splatted on a grid this many px of an 854x480 frame apart (scales with sqrt(area)).
+GRID_PX = 4.0
+# Grouping compares tracks at frames this many seconds apart (4 frames at 24 fps).
+GROUP_STEP_S = 1.0 / 6.0
 
 OPTIONS = (
     Option("densifier_version", "v2", "v2: colour model and carried masks; v1: the plain vote",
@@ -32,7 +38,7 @@ OPTIONS = (
     Option("fill_max_objects", 8, "at most this many objects per window (the largest)", minimum=1),
     Option("fill_bg_prior", 0.05, "background vote where no track is near (fraction of one track's peak)",
            minimum=0.0),
-    Option("fill_guided_radius", 8, "guided filter radius, px at 480 px image height", minimum=1),
+    Option("fill_guided_radius", 8, "guided filter radius, px of an 854x480 frame (scales with sqrt(area))", minimum=1),
     Option("fill_guided_eps", 1e-3, "guided filter regularisation", positive=True),
     Option("fill_colour_weight", 2.0, "v2: exponent of the colour likelihood", minimum=0.0),
     Option("fill_temporal_weight", 0.5, "v2: weight of the previous frame's carried mask against the votes",
@@ -94,6 +100,11 @@ class EdgeFillDensifier:
         self.ids = ObjectIds()
         self._previous: Optional[tuple[int, np.ndarray]] = None  # (global frame, low-res labels)
 
+    def reset(self) -> None:
+        """A scene cut: no object continues into the new scene (ids keep counting)."""
+        self.ids.reset()
+        self._previous = None
+
     def _spacing(self, tracks: Tracks, shape: tuple[int, int]) -> float:
         """Typical distance between neighbouring tracks (the tracker's grid spacing)."""
         counts = tracks.visible.sum(0)
@@ -104,7 +115,8 @@ class EdgeFillDensifier:
         t_len, h, w = window.frames.shape[:3]
         spacing = self._spacing(tracks, (h, w))
         moving = np.flatnonzero(labels.moving)
-        comp = group_tracks(tracks.xy[moving], tracks.visible[moving], self.link * spacing, self.min_tracks)
+        comp = group_tracks(tracks.xy[moving], tracks.visible[moving], self.link * spacing, self.min_tracks,
+                            frame_step=frames_for(GROUP_STEP_S, window.frame_interval))
         # components come largest first; a scene that falls apart into many small groups (water,
         # foliage) is noise beyond the largest few, and each object costs a fill per frame
         comp[comp >= self.max_objects] = -1
@@ -114,10 +126,11 @@ class EdgeFillDensifier:
         static = ~labels.moving
         object_ids = sorted(int(o) for o in np.unique(obj_of_moving) if o > 0)
 
-        scale = 4.0
+        unit = space_unit(h, w)
+        scale = max(1.0, GRID_PX * unit)
         low = (max(1, int(np.ceil(h / scale))), max(1, int(np.ceil(w / scale))))
         sigma_low = max(0.8, self.sigma * spacing / scale)
-        radius = max(1, int(round(self.radius * h / 480.0 / 2)))  # the filter runs at half resolution
+        radius = max(1, int(round(self.radius * unit / 2)))  # the filter runs at half resolution
         half = (max(1, w // 2), max(1, h // 2))
         ids_lut = np.array([0] + object_ids, np.uint8)
         out = np.zeros((len(window.emit_range), h, w), np.uint8)

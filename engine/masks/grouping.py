@@ -73,6 +73,10 @@ class ObjectIds:
         self._track_object: dict[int, int] = {}
         self._next = 1
 
+    def reset(self) -> None:
+        """A scene cut: no track carries its object into the next window (new ids keep counting)."""
+        self._track_object = {}
+
     def assign(self, track_ids: np.ndarray, comp: np.ndarray) -> np.ndarray:
         """Object id per track (0 where ``comp`` is -1)."""
         out = np.zeros(len(comp), np.int64)

@@ -26,27 +26,30 @@ import numpy as np
 from ..config import RunConfig
 from ..contracts import FrameWindow, MotionLabels, Tracks, WindowFeatures
 from ..options import Option, read_options
+from ..units import frames_for, space_unit
 
-def parse_gaps(text: str) -> tuple[int, ...]:
-    """``geo_gaps``: comma-separated frame gaps, each a whole number of at least 1."""
+
+def parse_gaps(text: str) -> tuple[float, ...]:
+    """``geo_gaps_s``: comma-separated gaps in seconds, each above 0."""
     try:
-        gaps = tuple(int(g) for g in str(text).split(","))
+        gaps = tuple(float(g) for g in str(text).split(","))
     except ValueError:
         gaps = ()
-    if not gaps or min(gaps) < 1:
-        raise ValueError("expected comma-separated frame gaps of at least 1, e.g. 1,4,12")
+    if not gaps or min(gaps) <= 0 or not all(np.isfinite(gaps)):
+        raise ValueError("expected comma-separated gaps in seconds, above 0, e.g. 0.04,0.17,0.5")
     return gaps
 
 
 OPTIONS = (
-    Option("geo_gaps", "1,4,12", "frame gaps of the pairs; pairs start every max(1, gap // 2) frames",
-           parse=parse_gaps),
+    Option("geo_gaps_s", "0.04,0.17,0.5", "time between the frames of the pairs, seconds (1, 4 and 12 frames at "
+                                          "24 fps); pairs start every max(1, gap // 2) frames", parse=parse_gaps),
     Option("geo_model", "homography", "camera model: homography, fundamental, or auto (homography unless parallax)",
            choices=("auto", "homography", "fundamental")),
-    Option("geo_ransac_px", 1.0, "RANSAC inlier threshold, px at 480 px image height (scales with size)",
+    Option("geo_ransac_px", 1.0, "RANSAC inlier threshold, px of an 854x480 frame (scales with sqrt(area))",
            positive=True),
     Option("geo_parallax_gain", 0.1, "F replaces H when it has this fraction more inliers", minimum=0.0),
-    Option("geo_sigma_floor_px", 0.5, "smallest residual scale, px at 480 px image height", positive=True),
+    Option("geo_sigma_floor_px", 0.5, "smallest residual scale, px of an 854x480 frame (scales with sqrt(area))",
+           positive=True),
     Option("geo_outlier_k", 3.0, "a residual of k robust sigmas is the decision boundary", positive=True),
     Option("geo_two_models", 1, "fit a second model and pick the background one by border coverage",
            choices=(0, 1)),
@@ -62,6 +65,13 @@ OPTIONS = (
 )
 
 
+# A pair's camera model "works" when it explains at least this fraction of the tracks it was fitted to
+# (diagnostics only: the warning that the camera model failed on most frames).
+CAMERA_FIT_MIN_EXPLAINED = 0.5
+# Warn when the camera model failed on more than this fraction of the frames.
+CAMERA_FAIL_WARN = 0.5
+
+
 class PairEvidence(NamedTuple):
     """The camera fit of one frame pair ``(a, b)`` and what it says of the tracks visible in both."""
 
@@ -71,6 +81,11 @@ class PairEvidence(NamedTuple):
     weight: np.ndarray  # [M] their confidence (the smaller of the two frames')
     residual: np.ndarray  # [M] normalised residual r / (k sigma), clipped at 3; 1 = decision boundary
     homography: Optional[np.ndarray]  # [3, 3] the camera homography a -> b; None where F was used
+
+
+def gap_frames(gaps_s: tuple[float, ...], frame_interval: Optional[float]) -> tuple[int, ...]:
+    """The gaps in frames of a window whose frames are ``frame_interval`` seconds apart (None: 24 fps)."""
+    return tuple(sorted({frames_for(g, frame_interval) for g in gaps_s}))
 
 
 def frame_pairs(num_frames: int, gaps: tuple[int, ...]) -> list[tuple[int, int]]:
@@ -125,7 +140,7 @@ class GeometricLabeller:
     def __init__(self, config: Optional[RunConfig] = None):
         config = config or RunConfig()
         opt = read_options(config, OPTIONS)
-        self.gaps = opt["geo_gaps"]
+        self.gaps_s = opt["geo_gaps_s"]
         self.model = opt["geo_model"]
         self.ransac_px = opt["geo_ransac_px"]
         self.parallax_gain = opt["geo_parallax_gain"]
@@ -138,6 +153,9 @@ class GeometricLabeller:
         self.fit_points = opt["geo_fit_points"]
         self.ransac_iters = opt["geo_ransac_iters"]
         self.last_models: list[str] = []  # which model each pair used (for diagnostics)
+        self.last_fits: list[tuple[int, int, bool]] = []  # (a, b, the camera model works) per pair
+        self.frames_judged = 0  # emitted frames so far, and those where no pair's camera model worked
+        self.frames_failed = 0
 
     # ------------------------------------------------------------------ one pair
     def _homography(self, p: np.ndarray, q: np.ndarray, thr: float, shape) -> Optional[np.ndarray]:
@@ -170,7 +188,7 @@ class GeometricLabeller:
                        shape: tuple[int, int]) -> tuple[Optional[np.ndarray], Optional[np.ndarray]]:
         """Residual of every (p, q) under the camera model fitted to the reliable ones, and that model
         when it is a homography (None for a fundamental matrix)."""
-        unit = shape[0] / 480.0
+        unit = space_unit(*shape)
         thr = self.ransac_px * unit
         if reliable.sum() >= 12:
             pf, qf = p[reliable], q[reliable]
@@ -194,12 +212,15 @@ class GeometricLabeller:
         return r, h
 
     # ------------------------------------------------------------------ window
-    def pair_evidence(self, tracks: Tracks, shape: tuple[int, int]):
-        """A :class:`PairEvidence` for every frame pair of the window with a camera fit."""
-        unit = shape[0] / 480.0
+    def pair_evidence(self, tracks: Tracks, shape: tuple[int, int], frame_interval: Optional[float] = None):
+        """A :class:`PairEvidence` for every frame pair of the window with a camera fit; the pairs'
+        gaps are ``geo_gaps_s`` at ``frame_interval`` seconds per frame (None: 24 fps)."""
+        unit = space_unit(*shape)
         self.last_models = []
-        for a, b in frame_pairs(tracks.num_frames, self.gaps):
+        self.last_fits = []
+        for a, b in frame_pairs(tracks.num_frames, gap_frames(self.gaps_s, frame_interval)):
             sel = np.flatnonzero(tracks.visible[:, a] & tracks.visible[:, b])
+            self.last_fits.append((a, b, False))
             if len(sel) < 12:
                 continue
             p = tracks.xy[sel, a].astype(np.float32)
@@ -214,6 +235,7 @@ class GeometricLabeller:
             # holds most of the tracks may inflate it.
             fitted = r[reliable] if reliable.sum() >= 12 else r
             explained = fitted[fitted < 3.0 * self.ransac_px * unit]
+            self.last_fits[-1] = (a, b, len(explained) >= CAMERA_FIT_MIN_EXPLAINED * len(fitted))
             spread = float(np.median(explained)) if len(explained) >= 8 else float(np.median(fitted))
             sigma = max(self.sigma_floor_px * unit, 1.4826 * spread)
             e = np.minimum(r / (self.outlier_k * sigma), 3.0)
@@ -234,8 +256,35 @@ class GeometricLabeller:
         shape = tuple(window.frames.shape[1:3]) if window is not None else (480, 854)
         evidence = np.zeros(n, np.float64)
         pairs = np.zeros(n, np.float64)
-        for pe in self.pair_evidence(tracks, shape):
+        interval = window.frame_interval if window is not None else None
+        for pe in self.pair_evidence(tracks, shape, interval):
             evidence[pe.rows] += pe.weight * pe.residual
             pairs[pe.rows] += 1.0
+        if window is not None:
+            self.count_failures(window)
         prob = (1.0 / (1.0 + np.exp(-self.score_logit(evidence, pairs)))).astype(np.float32)
         return MotionLabels(prob=prob, moving=prob > self.threshold, threshold=self.threshold)
+
+    def count_failures(self, window: FrameWindow) -> None:
+        """A frame has a camera model when a pair that starts or ends on it has a working one."""
+        ok = np.zeros(window.length, bool)
+        tried = np.zeros(window.length, bool)
+        for a, b, works in self.last_fits:
+            tried[[a, b]] = True
+            if works:
+                ok[[a, b]] = True
+        emitted = slice(window.emit_from, window.length)
+        # a frame no pair touched (a one-frame window) says nothing either way
+        self.frames_judged += int(tried[emitted].sum())
+        self.frames_failed += int((tried[emitted] & ~ok[emitted]).sum())
+
+    def reset(self) -> None:
+        """A scene cut: nothing to forget but the diagnostics of the last window."""
+        self.last_models, self.last_fits = [], []
+
+    def warnings(self) -> list[str]:
+        if self.frames_judged and self.frames_failed > CAMERA_FAIL_WARN * self.frames_judged:
+            return [f"the camera model failed on {self.frames_failed} of {self.frames_judged} frames (too few "
+                    f"tracks, or no model explains most of them: water, heavy blur, a non-rigid scene); "
+                    f"motion labels there are unreliable"]
+        return []

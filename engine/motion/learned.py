@@ -248,12 +248,18 @@ class LearnedLabeller:
             from .residual_features import PRIOR_LOGIT_BOUND, camera_residual_evidence
 
             evidence = camera_residual_evidence(tracks, hw, self.config, labeller=self.geometric,
-                                                stabilise=self.evidence == CAMERA_STABILISED)
+                                                stabilise=self.evidence == CAMERA_STABILISED,
+                                                frame_interval=window.frame_interval)
+            self.geometric.count_failures(window)
         gate = self.min_prior_logit if evidence is not None and self.min_prior_logit > -PRIOR_LOGIT_BOUND else None
         prob = score_tracks(self.predictor, tracks, hw, chunk=self.chunk, seed=self.seed + window.index,
                             evidence=evidence, min_prior_logit=gate)
         moving = select(prob, self.threshold, self.min_tracks)
         return MotionLabels(prob=prob, moving=moving, threshold=self.threshold)
+
+    def warnings(self) -> list[str]:
+        """The camera model's (when the weights use its evidence)."""
+        return self.geometric.warnings() if self.geometric is not None else []
 
 
 def _say_first_run(message: str) -> None:

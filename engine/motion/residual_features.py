@@ -65,9 +65,11 @@ def stabilise_tracks(xy: np.ndarray, to_ref: np.ndarray) -> np.ndarray:
 
 def camera_residual_evidence(tracks: Tracks, image_hw, config: Optional[RunConfig] = None,
                              labeller: Optional[GeometricLabeller] = None,
-                             stabilise: bool = False) -> CameraResidualEvidence:
+                             stabilise: bool = False, frame_interval: Optional[float] = None
+                             ) -> CameraResidualEvidence:
     """Per-frame camera-model residuals and the geometric prior logit of every track of a window; with
-    ``stabilise`` also the tracks in the window's middle frame (camera motion removed)."""
+    ``stabilise`` also the tracks in the window's middle frame (camera motion removed).
+    ``frame_interval``: seconds between the window's frames (the pairs' gaps are in seconds)."""
     geo = labeller or GeometricLabeller(config)
     n, t = tracks.num_tracks, tracks.num_frames
     per_frame = np.zeros((n, t), np.float64)
@@ -75,7 +77,7 @@ def camera_residual_evidence(tracks: Tracks, image_hw, config: Optional[RunConfi
     evidence = np.zeros(n, np.float64)
     pairs = np.zeros(n, np.float64)
     steps = {}
-    for pe in geo.pair_evidence(tracks, (int(image_hw[0]), int(image_hw[1]))):
+    for pe in geo.pair_evidence(tracks, (int(image_hw[0]), int(image_hw[1])), frame_interval):
         evidence[pe.rows] += pe.weight * pe.residual
         pairs[pe.rows] += 1.0
         for f in (pe.a, pe.b):

@@ -1,6 +1,7 @@
 """Dense optical flow (OpenCV DIS) at a reduced resolution, and point look-ups into it.
 
-Flow is computed on a downscaled grey image (longest side ``flow_side``) because DIS cost grows with
+Flow is computed on a downscaled grey image (the area of a 16:9 frame whose longest side is
+``flow_side``, whatever the orientation or aspect ratio of the input) because DIS cost grows with
 the pixel count while long-range tracks only need the flow at a few thousand points; vectors are
 scaled back to working-resolution pixels by :meth:`DenseFlow.at`.
 """
@@ -19,8 +20,11 @@ DIS_PRESETS = {
 
 
 def flow_scale(height: int, width: int, flow_side: int) -> float:
-    """Factor from working-resolution pixels to flow-resolution pixels (<= 1)."""
-    return min(1.0, float(flow_side) / float(max(height, width)))
+    """Factor from working-resolution pixels to flow-resolution pixels (<= 1): the flow image has the
+    area of a ``flow_side`` x ``flow_side * 9 / 16`` frame (480 -> 480x270 for 854x480, 270x480 for a
+    portrait 1080x1920), so that portrait, square and landscape frames get flow of the same detail."""
+    area = float(flow_side) * float(flow_side) * 9.0 / 16.0
+    return min(1.0, float(np.sqrt(area / (float(height) * float(width)))))
 
 
 def to_flow_gray(frame_rgb: np.ndarray, scale: float) -> np.ndarray:

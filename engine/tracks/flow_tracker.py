@@ -26,13 +26,16 @@ import numpy as np
 from ..config import RunConfig
 from ..contracts import FrameWindow, Tracks
 from ..options import Option, defaults_of, read_options
+from ..units import space_unit
 from .flow import DIS_PRESETS, DenseFlow, flow_scale, to_flow_gray
 
 OPTIONS = (
-    Option("flow_side", 480, "longest side of the images DIS runs on", minimum=32),  # DIS needs >= 12 px
+    Option("flow_side", 480, "DIS runs on images of the area of a 16:9 frame with this longest side (480x270; "
+                           "270x480 portrait)", minimum=32),  # DIS needs >= 12 px
     Option("flow_preset", "ultrafast", "DIS preset", choices=tuple(DIS_PRESETS)),
     Option("flow_finest_scale", -1, "DIS finest pyramid level (0 = flow resolution); -1 = automatic", minimum=-1),
-    Option("track_spacing", 0.0, "grid spacing in working px; 0 = sqrt(H*W / track_target)", minimum=0.0),
+    Option("track_spacing", 0.0, "grid spacing, px of an 854x480 frame (scales with sqrt(area)); "
+                                   "0 = sqrt(H*W / track_target)", minimum=0.0),
     Option("track_target", 2000, "about this many live tracks when the spacing is automatic", minimum=1),
     Option("max_per_cell", 2, "tracks beyond this many in one grid cell end (the youngest first)", minimum=1),
     Option("fb_rel", 0.01, "forward-backward test |w + w_b|^2 < fb_rel (|w|^2 + |w_b|^2) + fb_abs (flow px)",
@@ -87,6 +90,10 @@ class FlowTracker:
         self._reset_state()
 
     # ------------------------------------------------------------------ state
+    def reset(self) -> None:
+        """A scene cut: no track continues (ids stay unique: they keep counting)."""
+        self._reset_state()
+
     def _reset_state(self) -> None:
         self._t: Optional[int] = None  # global index of the last processed frame
         self._gray: Optional[np.ndarray] = None  # its flow-resolution grey image
@@ -101,9 +108,11 @@ class FlowTracker:
     @property
     def spacing(self) -> float:
         assert self._shape is not None
-        if self.spacing_option > 0:
-            return float(self.spacing_option)
         h, w = self._shape
+        if self.spacing_option > 0:
+            return float(self.spacing_option) * space_unit(h, w)
+        # at least 4 px apart: a floor for tiny frames (neighbouring tracks would share their flow),
+        # which frames of 240p and up never reach at the default track_target
         return max(4.0, float(np.sqrt(h * w / float(self.track_target))))
 
     # ------------------------------------------------------------------ per frame

@@ -1,5 +1,7 @@
 """``masks/00000.png ...``: one DAVIS-palette indexed PNG per input frame at the input's size
-(0 background, k object k), labels scaled up from the working resolution by nearest neighbour."""
+(0 background, k object k), labels scaled up from the working resolution by nearest neighbour; a
+frame that repeats the mask of the frame before it (one the stages did not process) is a copy of its
+file."""
 from __future__ import annotations
 
 import os
@@ -30,6 +32,16 @@ def write_mask_png(folder: str, index: int, labels: np.ndarray) -> str:
     return path
 
 
+def copy_mask_png(folder: str, source: int, index: int) -> str:
+    """Mask ``index`` as a copy of mask ``source`` (a frame that repeats the one before it)."""
+    import shutil
+
+    path = os.path.join(folder, mask_filename(index))
+    with atomic_path(path) as tmp:
+        shutil.copyfile(os.path.join(folder, mask_filename(source)), tmp)
+    return path
+
+
 class MaskPngSink(Sink):
     file_names = (f"{MASKS_DIR}/*.png",)
 
@@ -40,7 +52,11 @@ class MaskPngSink(Sink):
 
     def write(self, frames, masks: OutputMasks) -> None:
         for i in range(len(masks.labels)):
-            write_mask_png(self.folder, masks.start + i, masks.at_input_size(i))
+            index = masks.start + i
+            if masks.repeat(i) and index > 0:  # the same mask as the frame before: the same file
+                copy_mask_png(self.folder, index - 1, index)
+            else:
+                write_mask_png(self.folder, index, masks.at_input_size(i))
 
     def finish(self, run_info: dict) -> dict[str, str]:
         return {"masks": self.folder}

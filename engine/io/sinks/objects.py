@@ -1,10 +1,11 @@
-"""``objects.json``: per object its id, colour, first/last frame and, per frame, its area and a COCO
-RLE of its mask at the input's size. Written after every other output (with ``run.json``): its
-presence means the run finished.
+"""``objects.json``: per object its id, colour, first/last frame, score and, per frame, its area, box,
+score and a COCO RLE of its mask at the input's size. Written after every other output (with
+``run.json``): its presence means the run finished.
 
 The per-frame records (about 2 KB each) do not stay in memory: they are appended to an unnamed
 temporary file in the output folder (gone when closed, or when the process dies) and streamed into
-``objects.json`` at the end; memory holds two integers per object and frame (where each record is).
+``objects.json`` at the end; memory holds two integers per object and frame (where each record is),
+an object's score sum, and the records of the last frame (a repeated frame copies them).
 """
 from __future__ import annotations
 
@@ -27,28 +28,49 @@ _COMPACT = (",", ":")
 
 
 class ObjectIndex:
-    """Per object id: the frames it appears in, with a COCO RLE of its mask at the input's size,
-    spilled to a temporary file in ``folder`` (the system's temporary folder when None)."""
+    """Per object id: the frames it appears in, with its area, box ``[x, y, width, height]``, score and a
+    COCO RLE of its mask at the input's size, spilled to a temporary file in ``folder`` (the system's
+    temporary folder when None)."""
 
     def __init__(self, folder: Optional[str] = None):
         self._spill = tempfile.TemporaryFile(dir=folder, prefix=".objects-spill-")
         self._end = 0
         self._where: dict[int, array] = {}  # id -> offsets and lengths, interleaved
         self._first: dict[int, int] = {}
-        self._last: dict[int, int] = {}
+        self._last_frame: dict[int, int] = {}
+        self._scores: dict[int, list[float]] = {}  # id -> [sum, count] of its processed frames' scores
+        self._last: Optional[list[tuple[int, dict]]] = None  # (object, record) of the last frame added
 
-    def add(self, index: int, labels: np.ndarray) -> None:
+    def add(self, index: int, labels: np.ndarray, scores: Optional[dict] = None, repeat: bool = False) -> None:
+        """``scores``: object id -> this frame's score; ``repeat``: ``labels`` are the last frame's
+        again (a frame the stages did not process): its records are copied, not encoded again, and its
+        scores do not count twice in the object's score."""
+        if repeat and self._last is not None:
+            for obj, record in self._last:
+                self._append(obj, dict(record, frame=int(index)))
+            return
+        self._last = []
         present = np.flatnonzero(np.bincount(labels.ravel(), minlength=2)[1:]) + 1
         for obj in present.tolist():
             mask = labels == obj
-            record = json.dumps({"frame": int(index), "area": int(mask.sum()), "rle": rle.encode(mask)},
-                                separators=_COMPACT).encode()
-            self._spill.seek(self._end)
-            self._spill.write(record)
-            self._where.setdefault(obj, array("q")).extend((self._end, len(record)))
-            self._end += len(record)
-            self._first.setdefault(obj, int(index))
-            self._last[obj] = int(index)
+            record = {"frame": int(index), "area": int(mask.sum()), "box": _box(mask)}
+            if scores and obj in scores:
+                record["score"] = round(float(scores[obj]), 4)
+                total = self._scores.setdefault(obj, [0.0, 0])
+                total[0] += record["score"]
+                total[1] += 1
+            record["rle"] = rle.encode(mask)
+            self._append(obj, record)
+            self._last.append((obj, record))
+
+    def _append(self, obj: int, record: dict) -> None:
+        data = json.dumps(record, separators=_COMPACT).encode()
+        self._spill.seek(self._end)
+        self._spill.write(data)
+        self._where.setdefault(obj, array("q")).extend((self._end, len(data)))
+        self._end += len(data)
+        self._first.setdefault(obj, record["frame"])
+        self._last_frame[obj] = record["frame"]
 
     @property
     def ids(self) -> list[int]:
@@ -61,8 +83,12 @@ class ObjectIndex:
             yield self._spill.read(where[i + 1])
 
     def _header(self, obj: int) -> dict:
-        return {"id": int(obj), "color": DAVIS_PALETTE[obj % 256].tolist(), "first_frame": self._first[obj],
-                "last_frame": self._last[obj], "num_frames": len(self._where[obj]) // 2}
+        head = {"id": int(obj), "color": DAVIS_PALETTE[obj % 256].tolist(), "first_frame": self._first[obj],
+                "last_frame": self._last_frame[obj], "num_frames": len(self._where[obj]) // 2}
+        if obj in self._scores:  # the mean of its processed frames' scores (repeats count once)
+            total, count = self._scores[obj]
+            head["score"] = round(total / count, 4)
+        return head
 
     def to_json(self) -> list[dict]:
         """Every object with its frames, in memory (for tests and small clips)."""
@@ -84,6 +110,13 @@ class ObjectIndex:
         self._spill.close()
 
 
+def _box(mask: np.ndarray) -> list[int]:
+    """``[x, y, width, height]`` of a non-empty mask (COCO's bbox convention, whole pixels)."""
+    cols = np.flatnonzero(mask.any(0))
+    rows = np.flatnonzero(mask.any(1))
+    return [int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)]
+
+
 class ObjectsJsonSink(Sink):
     file_names = (OBJECTS_JSON,)
     marks_complete = True
@@ -95,7 +128,8 @@ class ObjectsJsonSink(Sink):
 
     def write(self, frames, masks: OutputMasks) -> None:
         for i in range(len(masks.labels)):
-            self.index.add(masks.start + i, masks.at_input_size(i))
+            scores = masks.scores[i] if i < len(masks.scores) else None
+            self.index.add(masks.start + i, masks.at_input_size(i), scores, repeat=masks.repeat(i))
         self.frames += len(masks.labels)
 
     def finish(self, run_info: dict) -> dict[str, str]:

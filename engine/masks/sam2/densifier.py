@@ -74,12 +74,29 @@ class Sam2Densifier:
         self._carried: dict[int, np.ndarray] = {}  # global id -> mask on the last emitted frame
         self._last_emitted: Optional[int] = None  # global index of that frame
 
+    def reset(self) -> None:
+        """A scene cut: no object is carried into the new scene, no image feature reused."""
+        self._feature_carry = {}
+        self._carried = {}
+        self._last_emitted = None
+
     # -- model -----------------------------------------------------------------------------------
     @classmethod
     def network_specs(cls, config: RunConfig, frame_hw) -> list:
         from .parts import sam2_network
 
         return [sam2_network(config, image_size_of(config))]  # SAM2 works at its own size, whatever the video's
+
+    @classmethod
+    def weight_needs(cls, config: RunConfig) -> list:
+        """The checkpoint :func:`~.loader.resolve_checkpoint` will load."""
+        from ...official_weights import SAM2_WEIGHTS, WeightNeed
+        from ...options import ENGINE_OPTIONS, read_option
+
+        if not config.sam2_checkpoint and read_option(config, ENGINE_OPTIONS, "random_weights"):
+            return []
+        return [WeightNeed(f"SAM2 checkpoint ({config.sam2_config})", SAM2_WEIGHTS.get(config.sam2_config),
+                           config.sam2_checkpoint, "--sam2-checkpoint PATH")]
 
     @property
     def predictor(self):

@@ -197,6 +197,16 @@ class OfficialClassifierLabeller:
     def network_specs(cls, config, frame_hw):
         return [official_classifier_network(config)]
 
+    @classmethod
+    def weight_needs(cls, config) -> list:
+        """The checkpoint :func:`resolve_checkpoint` will load."""
+        from ...official_weights import WeightNeed
+
+        if not config.classifier_checkpoint and read_option(config, ENGINE_OPTIONS, "random_weights"):
+            return []
+        return [WeightNeed("SegAnyMo motion classifier (moseg.pth)", "moseg", config.classifier_checkpoint,
+                           "--classifier-checkpoint PATH")]
+
     def label(self, window, tracks, features) -> MotionLabels:
         return self.core.label(window, tracks, features)
 

@@ -194,6 +194,16 @@ class BootsTapirTracker:
 
     OPTIONS = OPTIONS
 
+    @classmethod
+    def weight_needs(cls, config: RunConfig) -> list:
+        """The checkpoint :func:`checkpoint_of` will load (none with ``random_weights``)."""
+        from ...official_weights import WeightNeed
+
+        if read_option(config, ENGINE_OPTIONS, "random_weights"):
+            return []
+        return [WeightNeed("BootsTAPIR tracker", "bootstapir", read_option(config, OPTIONS, "tracker_checkpoint"),
+                           "--option tracker_checkpoint=PATH")]
+
     def __init__(self, config: Optional[RunConfig] = None, *, engine=None):
         self.config = config or RunConfig()
         opt = read_options(self.config, OPTIONS)
