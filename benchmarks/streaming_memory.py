@@ -4,6 +4,7 @@ a 4x longer clip (the example clip played forwards and backwards, so the camera 
 
     python benchmarks/streaming_memory.py                    # 240 and 960 frames, 320x240
     python benchmarks/streaming_memory.py --frames 600 2400 --offline-too
+    python benchmarks/streaming_memory.py --frames 1440 14400 --overlay   # 1 vs 10 minutes at 24 fps
 
 Prints peak RSS per run and the long/short ratio (1.0 = flat). Offline mode (the whole clip as one
 window) is the contrast: its memory grows with the clip.
@@ -50,8 +51,7 @@ def make_long_clip(path: str, n_frames: int) -> None:
 
 
 def peak_rss_mb(clip: str, out: str, extra: list[str]) -> tuple[float, dict]:
-    cmd = [sys.executable, "-m", "motionseg_trt", "run", clip, "--out", out, "--no-progress", "--no-overlay",
-           *extra]
+    cmd = [sys.executable, "-m", "motionseg_trt", "run", clip, "--out", out, "--no-progress", *extra]
     proc = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], capture_output=True, text=True, check=True)
     code, rss_kb = proc.stdout.strip().splitlines()[-1].split()
     if code != "0":
@@ -66,6 +66,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, nargs=2, default=[240, 960], metavar=("SHORT", "LONG"))
     parser.add_argument("--offline-too", action="store_true", help="also measure --offline")
     parser.add_argument("--motion-model", default="geometric")
+    parser.add_argument("--overlay", action="store_true", help="also write overlay.mp4 (default: --no-overlay)")
     args = parser.parse_args()
     modes = [("streaming", [])] + ([("offline", ["--offline"])] if args.offline_too else [])
     with tempfile.TemporaryDirectory() as tmp:
@@ -77,7 +78,8 @@ def main() -> None:
             rss = {}
             for n in args.frames:
                 rss[n], run = peak_rss_mb(clips[n], os.path.join(tmp, f"out-{mode}-{n}"),
-                                          ["--motion-model", args.motion_model, *flags])
+                                          ["--motion-model", args.motion_model, *flags,
+                                           *([] if args.overlay else ["--no-overlay"])])
                 print(f"{mode:9s} {n:6d} frames 320x240: peak RSS {rss[n]:7.1f} MiB, {run['fps']:.1f} fps")
             short, long = args.frames
             print(f"{mode:9s} ratio peak RSS {long}/{short} frames: {rss[long] / rss[short]:.3f}")

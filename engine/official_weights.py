@@ -6,7 +6,9 @@
 Checksums: the publishers of these files do not list sha256 sums next to them, and none could be
 looked up from here (no internet access while this was written). Where ``sha256`` is None the
 download records the sha256 of the first complete download in ``<file>.sha256`` and checks every
-later use against it (trust on first use); pass ``--sha256`` or fill the table to pin one.
+later use against it (trust on first use; :func:`resolve_weight`, through
+:func:`~motionseg_trt.download.verify_on_use`, which hashes a file again only when its size, times or
+inode changed); pass ``--sha256`` or fill the table to pin one.
 """
 from __future__ import annotations
 
@@ -82,14 +84,18 @@ def weight_path(name: str, directory: Optional[str] = None) -> Path:
 def resolve_weight(name: str, explicit: Optional[str] = None, directory: Optional[str] = None) -> str:
     """The file to load for ``name``: an explicit path if given (must exist), else the downloaded
     one. Raises ModelFileError naming the download command when it is missing."""
+    from .download import verify_on_use
+
     if explicit:
         if not os.path.exists(explicit):
             raise ModelFileError(f"{name}: file not found: {explicit}")
+        verify_on_use(explicit)  # when a checksum was recorded beside it
         return str(explicit)
     path = weight_path(name, directory)
     if not path.exists():
         raise ModelFileError(f"{name} weights not found at {path}; run `motionseg-trt download --only {name}`"
                              f" or pass the file's path")
+    verify_on_use(path, OFFICIAL_WEIGHTS[name].sha256)
     return str(path)
 
 
@@ -114,7 +120,7 @@ class WeightNeed:
         if path.exists():
             return None
         where = f" --dir {directory}" if directory else ""
-        return f"{self.role}: not at {path}; `motionseg-trt download --only {self.name}{where}`, or {self.option}"
+        return f"{self.role}: not at {path} (`motionseg-trt download --only {self.name}{where}`, or {self.option})"
 
 
 def check_weights(needs: list[WeightNeed], directory: Optional[str] = None) -> None:
@@ -127,6 +133,7 @@ def check_weights(needs: list[WeightNeed], directory: Optional[str] = None) -> N
         raise ModelFileError(f"model file missing: {problems[0]}")
     names = [n.name for n in needs if n.name and not n.given and n.problem(directory)]
     where = f" --dir {directory}" if directory else ""
-    every = (f"\n  all {len(names)} at once: `motionseg-trt download{where} " + " ".join(f"--only {n}" for n in names)
+    every = (f"; all {len(names)} at once: `motionseg-trt download{where} " + " ".join(f"--only {n}" for n in names)
              + "`") if len(names) > 1 else ""
-    raise ModelFileError(f"{len(problems)} model files missing:\n  " + "\n  ".join(problems) + every)
+    # one line, items separated by "; ": errors are one line on stderr (cli.main)
+    raise ModelFileError(f"{len(problems)} model files missing: " + "; ".join(problems) + every)

@@ -8,10 +8,11 @@ frame the stages did not see gets the mask of the processed frame before it (:mo
 
 :class:`PipelineRun` is the loop: opening it reads the input and builds the stages, iterating it
 yields the masks of the input frames each window makes final (and writes the outputs when the run has
-an output folder). ``run_pipeline(config)`` (the CLI) runs it to the end and returns the summary (also stored
-in ``run.json``); :func:`motionseg_trt.segment` (the Python API) turns its windows into per-frame
-results. Nothing is created in the output folder until the input has been opened and the stages
-built, so a bad input or a missing model leaves no empty result folder behind.
+an output folder). ``run_pipeline(config)`` (the CLI) runs it to the end and returns the summary (also
+stored in ``run.json``); :func:`motionseg_trt.segment` (the Python API) turns its steps into per-frame
+results. The output folder is claimed (locked: one run per folder) once the input is open, but nothing
+is written into it, and no previous result removed, until the first masks are ready: a bad input, a
+missing model or an interrupt during start-up leaves it as it was (:mod:`.io.output_dir`).
 """
 from __future__ import annotations
 
@@ -28,7 +29,9 @@ from . import __version__
 from .config import RunConfig, StageOptions
 from .contracts import FrameWindow, MotionLabels, Tracks, WindowMasks
 from .io.decode import open_frames
-from .io.output_dir import check_output_dir, prepare_output_dir
+from .faults import fault_point
+from .interrupts import deferred
+from .io.output_dir import OutputFolder, check_output_dir
 from .io.windows import VideoSource, validate_window
 from .io.background import BackgroundWriter
 from .io.every_frame import EveryFrame
@@ -38,7 +41,7 @@ from .io.writers import OutputWriter
 from .masks.objects import ObjectFilter
 from .options import ENGINE_OPTIONS, check_options, read_option
 from .progress import NoProgress, make_progress, stage_fps
-from .stages import Stages, build_stages, runtime_warnings
+from .stages import Stages, build_stages, chosen, runtime_warnings
 
 # "write" is the writer thread's busy time; "write_wait" the time the stages waited for it
 STAGE_NAMES = ("decode", "tracks", "features", "motion", "masks", "write", "write_wait")
@@ -150,22 +153,30 @@ class PipelineRun:
         self.config = config
         # a misspelt or impossible --option fails before anything is opened or written
         check_options(config, [(type(s).__name__, getattr(s, "OPTIONS", ())) for s in stages or ()])
+        if stages is None:
+            chosen(config)  # a model-set combination that cannot work: exit code 2, before anything is opened
         if not config.offline:
             validate_window(config.window, config.stride)
         if config.out:
-            check_output_dir(config.out, config.overwrite)
+            check_output_dir(config.out, config.overwrite)  # creates nothing
         if config.threads:
             import cv2
 
             cv2.setNumThreads(int(config.threads))
         self.clock = StageClock()
         self._closed = False
+        self.folder: Optional[OutputFolder] = None
         self.reader = self.clock.run("decode", open_frames, config.input, config.max_side, config.threads,
                                      config.input_fps)
         self.info = self.reader.info
         self.label = label or os.path.basename(str(self.info.path).rstrip("/")) or "input"
         self.progress = NoProgress()
         try:
+            if config.out:
+                # after the input is open: a bad input (or one that blocks, a FIFO with no writer) never
+                # touches OUT; the lock is held until close()
+                self.folder = OutputFolder(config.out, config.overwrite).claim()
+                fault_point("after-lock")
             # these read their options first: a bad one fails before a stage exports a graph (seconds)
             self.timeline = Timeline(self.reader, config)
             self.objects = ObjectFilter(config)
@@ -187,14 +198,19 @@ class PipelineRun:
         self.close()
 
     def close(self) -> None:
-        """Stop the progress display and close the input (a live source's generator too); once."""
+        """Stop the progress display, release the output folder (unlocked; what the claim created is
+        removed again if no result was written) and close the input (a live source's generator too);
+        once, and not cut short by a signal."""
         if not self._closed:
             self._closed = True
-            self.progress.close()
-            self.reader.close()
-            for stage in getattr(self, "stages", None) or ():
-                if hasattr(stage, "close"):  # worker threads of its own
-                    stage.close()
+            with deferred():
+                self.progress.close()
+                if self.folder is not None:
+                    self.folder.release()
+                self.reader.close()
+                for stage in getattr(self, "stages", None) or ():
+                    if hasattr(stage, "close"):  # worker threads of its own
+                        stage.close()
 
     def __iter__(self) -> Iterator[Emitted]:
         config, clock = self.config, self.clock
@@ -202,17 +218,23 @@ class PipelineRun:
         source = VideoSource(self.timeline, config.window, config.stride, config.offline,
                              prefetch=read_option(config, ENGINE_OPTIONS, "prefetch_frames"))
         try:
-            if config.out:
-                prepare_output_dir(config.out, config.overwrite)
+            fault_point("before-first-frame")
+            if self.folder is not None:
                 # background_writer=false writes on the main thread (A/B timing of the worker threads)
                 pending = 2 if read_option(config, ENGINE_OPTIONS, "background_writer") else 0
-                writer = BackgroundWriter(OutputWriter(config.out, self.info, config), max_pending=pending)
+                # nothing is written, and no previous result removed, before the first masks
+                writer = BackgroundWriter(OutputWriter(config.out, self.info, config, folder=self.folder),
+                                          max_pending=pending)
             # a source in memory is read once: the overlay draws on the frames the reader keeps for it
             pictures = writer is not None and writer.shows_pictures and self.reader.keep_pictures()
+            handed = 0
             for step in self._steps(source):
                 if writer is not None:
                     shown = self.reader.kept_pictures(len(step.masks.labels)) if pictures else None
                     clock.run("write_wait", writer.write, shown, step.masks)
+                    if not handed and len(step.masks.labels):  # the object filter may hold the first windows
+                        fault_point("after-first-window")
+                    handed += len(step.masks.labels)
                 self.progress.update(len(step.masks.labels))
                 yield step
             if writer is not None:
@@ -220,14 +242,17 @@ class PipelineRun:
                 clock.seconds["write"] = writer.busy_seconds
             self.summary, run_info = self._summary()
             if writer is not None:
-                self.summary["outputs"] = writer.finish(run_info)
-        except BaseException:  # an error, Ctrl-C, or the caller leaving the loop (GeneratorExit)
-            source.close()
-            if writer is not None:
-                writer.abort()
+                with deferred():  # objects.json and run.json: both or neither (a signal waits for them)
+                    self.summary["outputs"] = writer.finish(run_info)
+        except BaseException:  # an error, a signal, or the caller leaving the loop (GeneratorExit)
+            with deferred():  # clean-up a second signal must not cut short
+                source.close()
+                if writer is not None:
+                    writer.abort()
             raise
         finally:
-            source.close()
+            with deferred():
+                source.close()
             self.close()
 
     def _steps(self, source: VideoSource) -> Iterator[Emitted]:
@@ -350,6 +375,12 @@ def run_warnings(config: RunConfig, status) -> list[str]:
     if status.error:
         warnings.append(f"decoding stopped at frame {status.stopped_at}: {status.error}; "
                         f"outputs cover frames 0-{status.frames_decoded - 1}")
+    changes = getattr(status, "size_changes", None)
+    if changes:
+        first, w, h = changes[0]
+        warnings.append(f"the frame size changes inside the stream ({len(changes)}{'+' if len(changes) >= 16 else ''} "
+                        f"time(s), first at frame {first}, to {w}x{h}); every frame was rescaled to the first "
+                        f"frame's size")
     if status.corrupt_frames:
         warnings.append(f"the decoder concealed errors in {len(status.corrupt_frames)} frame(s), "
                         f"first at frame {status.corrupt_frames[0]}")

@@ -37,7 +37,9 @@ class Stage:
     sets: tuple[str, ...]  # the model sets it belongs to
     default_in: tuple[str, ...] = ()  # the sets whose default it is (for its kind)
     needs: Optional[str] = None  # the features stage whose output it reads
-    only_in_sets: bool = False  # refuses to run in another set (else any set may use it when asked for)
+    # refuses to run in another set (exit code 2 before any work: the embedded set promises no download,
+    # and these need the official weights); else any set may use it when asked for
+    only_in_sets: bool = False
     help: str = ""
 
     def load(self) -> type:
@@ -66,7 +68,7 @@ STAGES: list[Stage] = [
     Stage("features", "appearance", "motionseg_trt.features.appearance.stage:AppearanceFeatures", ("embedded",),
           help="U²-Netp saliency and EfficientNet-Lite0 features on key frames, carried along the flow"),
     Stage("features", "official", "motionseg_trt.features.extractor:OfficialFeatureExtractor", ("official",),
-          default_in=("official",), help="Depth-Anything-V2 disparity and DINOv2 key features"),
+          default_in=("official",), only_in_sets=True, help="Depth-Anything-V2 disparity and DINOv2 key features"),
     Stage("labeller", "geometric", "motionseg_trt.motion.geometric:GeometricLabeller", ("embedded",),
           default_in=("embedded",), help="camera-model residuals (RANSAC homographies); the default (with "
                                          "--densifier embedded: the pipeline of before the appearance cues)"),
@@ -76,7 +78,7 @@ STAGES: list[Stage] = [
           needs="appearance", help="the paper's classifier with our backbone in its DINO slot, trained on DAVIS-2016 "
                                    "train (non-commercial weights)"),
     Stage("labeller", "official", "motionseg_trt.motion.classifier.labeller:OfficialClassifierLabeller",
-          ("official",), default_in=("official",), needs="official",
+          ("official",), default_in=("official",), needs="official", only_in_sets=True,
           help="the paper's classifier with the official moseg.pth"),
     Stage("densifier", "embedded", "motionseg_trt.masks.edge_fill:EdgeFillDensifier", ("embedded", "official"),
           help="edge-aware fill of the moving tracks"),
@@ -124,6 +126,10 @@ def chosen(config: RunConfig) -> dict[str, Stage]:
     what the labeller and densifier need from the features stage."""
     picks = {"tracker": stage("tracker", config.tracker), "labeller": stage("labeller", config.motion_model),
              "densifier": stage("densifier", config.densifier)}
+    for s in picks.values():
+        _check_set(s, config.models)
+    if config.features is not None:
+        _check_set(stage("features", config.features), config.models)
     needed = {s.needs for s in picks.values() if s.needs}
     if len(needed) > 1:
         raise OptionError(f"the labeller and the densifier need different features ({', '.join(sorted(needed))}); "
@@ -136,12 +142,18 @@ def chosen(config: RunConfig) -> dict[str, Stage]:
     else:
         features = needed.pop() if needed else default_stage("features", config.models)
     picks["features"] = stage("features", features)
-    for s in picks.values():
-        if s.only_in_sets and config.models not in s.sets:
-            raise UnavailableError(f"{s.kind} {s.name!r} belongs to the {' / '.join(s.sets)} model set "
-                                   f"(--models {s.sets[0]}); the {config.models} set uses "
-                                   f"'{default_stage(s.kind, config.models)}'")
+    _check_set(picks["features"], config.models)
     return {kind: picks[kind] for kind in KINDS}
+
+
+FLAGS = {"tracker": "--tracker", "features": "--features", "labeller": "--motion-model", "densifier": "--densifier"}
+
+
+def _check_set(s: Stage, models: str) -> None:
+    if s.only_in_sets and models not in s.sets:
+        raise OptionError(f"{FLAGS[s.kind]} {s.name} belongs to the {' / '.join(s.sets)} model set: add "
+                          f"--models {s.sets[0]} (the {models} set uses {FLAGS[s.kind]} "
+                          f"{default_stage(s.kind, models)})")
 
 
 class Stages(NamedTuple):

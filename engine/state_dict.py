@@ -42,6 +42,8 @@ def read_state_dict(path, what: str = "checkpoint") -> tuple[dict, dict]:
         path = found[0]
     if not path.is_file():
         raise ModelFileError(f"{what} not found: {path}")
+    if path.stat().st_size == 0:
+        raise ModelFileError(f"{what} {path} is empty (0 bytes): an interrupted download or copy?")
     if is_safetensors(path):
         from safetensors import safe_open
 
@@ -49,7 +51,8 @@ def read_state_dict(path, what: str = "checkpoint") -> tuple[dict, dict]:
             with safe_open(str(path), framework="pt") as f:
                 return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})
         except Exception as exc:  # noqa: BLE001 - any parse failure is a bad file for the user
-            raise ModelFileError(f"cannot read {what} {path}: not a readable safetensors file ({exc})") from None
+            raise ModelFileError(f"cannot read {what} {path}: not a readable safetensors file "
+                                 f"({_first_line(exc)})") from None
     import torch
 
     trusted = os.environ.get(TRUST_ENV) == "1"
@@ -59,8 +62,14 @@ def read_state_dict(path, what: str = "checkpoint") -> tuple[dict, dict]:
         hint = "" if trusted else (f" If it is a PyTorch checkpoint that holds more than tensors and you trust it, "
                                    f"set {TRUST_ENV}=1.")
         raise ModelFileError(f"cannot read {what} {path}: not a PyTorch checkpoint or safetensors file "
-                             f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}).{hint}") from None
+                             f"({type(exc).__name__}: {_first_line(exc)}).{hint}") from None
     return tensors_of(obj, f"{what} {path}"), {}
+
+
+def _first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first non-empty line of an exception's message (PyTorch's are paragraphs; some are empty)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[0] if lines else type(exc).__name__)[:limit]
 
 
 def tensors_of(obj, source: str = "checkpoint") -> dict:

@@ -197,3 +197,36 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     a, b = np.asarray(a, bool), np.asarray(b, bool)
     union = np.logical_or(a, b).sum()
     return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
+
+
+def make_vfr_mkv(path: str, frames: np.ndarray, times: np.ndarray, rate=Fraction(1000)) -> str:
+    """A variable-frame-rate Matroska file: frame k shown at ``times[k]`` seconds (millisecond time
+    base). With ``rate`` 1000 FFmpeg reports an average rate of 1000 fps, so a frame count estimated
+    from the duration is hundreds of times the real one."""
+    h, w = frames.shape[1:3]
+    with av.open(path, mode="w", format="matroska") as container:
+        stream = container.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = Fraction(1, 1000)
+        for frame, t in zip(frames, times):
+            video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+            video_frame.pts, video_frame.time_base = int(round(t * 1000)), Fraction(1, 1000)
+            for packet in stream.encode(video_frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def make_size_change_stream(path: str, first: np.ndarray, second: np.ndarray) -> str:
+    """A raw H.264 stream whose resolution changes part-way (two encodes one after the other, as a
+    broadcast or a screen recording may)."""
+    a, b = path + ".a.h264", path + ".b.h264"
+    write_video(a, first, container_format="h264")
+    write_video(b, second, container_format="h264")
+    with open(path, "wb") as out:
+        for part in (a, b):
+            with open(part, "rb") as f:
+                out.write(f.read())
+            os.remove(part)
+    return path

@@ -96,8 +96,12 @@ def test_a_failure_does_not_stop_the_others_and_sets_the_exit_status(clips, tmp_
 
 def test_an_unfinished_run_is_run_again_and_foreign_files_are_refused(clips, tmp_path, capsys):
     root, paths = clips
+    from motionseg_trt.io.output_dir import MARKER
+
     out = tmp_path / "res"
     (out / "a" / "masks").mkdir(parents=True)
+    # what a killed run leaves: its marker (written before its first result) and some masks
+    (out / "a" / MARKER).write_text('{"format": "motionseg-trt output folder"}')
     (out / "a" / "masks" / "00000.png").write_bytes(b"left by a killed run")
     (out / "c").mkdir()  # x/c.mp4's folder: without y/c.mp4 no name collides
     (out / "c" / "mine.txt").write_text("someone else's")

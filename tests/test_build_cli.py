@@ -43,6 +43,7 @@ def test_build_without_weights_names_the_download_command(tmp_path, capsys):
     assert "motionseg-trt download --only dinov2_vitb14" in err and "Traceback" not in err
 
 
-def test_unknown_network_is_a_usage_error(tmp_path):
-    with pytest.raises(SystemExit):
-        cli_main(["build", "--random-weights", "--only", "nope", "--engine-cache", str(tmp_path)])
+def test_unknown_network_is_a_usage_error(tmp_path, capsys):
+    assert cli_main(["build", "--random-weights", "--only", "nope", "--engine-cache", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown network" in err[0]

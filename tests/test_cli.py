@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from _video import (make_audio_only, make_corrupt_video, make_pan_frames, make_zero_frame_video,
                     write_video)
@@ -20,7 +21,8 @@ def _run(capsys, *argv):
 
 
 def _assert_one_line_error(err, needle):
-    lines = [line for line in err.strip().splitlines() if line]
+    # a first run's note that it exports a network comes before any error, and is not part of it
+    lines = [line for line in err.strip().splitlines() if line and "(first run only;" not in line]
     assert len(lines) == 1, err
     assert lines[0].startswith("motionseg-trt") and needle in lines[0] and "Traceback" not in err
 
@@ -99,7 +101,7 @@ def test_full_run_and_overwrite(tmp_path, capsys, small_clip):
     assert code == 0, err
     assert "has no effect on CPU" in err and len(err.strip().splitlines()) == 1
     assert "16 frames" in stdout and str(out) in stdout and "fps" in stdout
-    assert sorted(os.listdir(out)) == ["masks", "objects.json", "overlay.mp4", "run.json"]
+    assert sorted(os.listdir(out)) == [".motionseg-trt", "masks", "objects.json", "overlay.mp4", "run.json"]
     run = json.load(open(out / "run.json"))
     assert run["config"]["fp16"] and run["config"]["threads"] == 1 and run["config"]["motion_model"] == "geometric"
     # again into the same folder: refused, then accepted with --overwrite
@@ -107,7 +109,7 @@ def test_full_run_and_overwrite(tmp_path, capsys, small_clip):
     code, _, err = _run(capsys, small_clip, "--out", out, "--overwrite", "--no-overlay",
                         "--motion-model", "geometric")
     assert code == 0, err
-    assert sorted(os.listdir(out)) == ["masks", "objects.json", "run.json"]  # the old overlay is gone
+    assert sorted(os.listdir(out)) == [".motionseg-trt", "masks", "objects.json", "run.json"]  # the old overlay is gone
 
 
 def test_default_output_folder_is_named_after_the_input(tmp_path, capsys, monkeypatch, small_clip):
@@ -118,7 +120,7 @@ def test_default_output_folder_is_named_after_the_input(tmp_path, capsys, monkey
     assert code == 0, err
     out = tmp_path / "clip_motionseg"  # small_clip is .../clip.mp4
     assert str(out) in stdout
-    assert sorted(os.listdir(out)) == ["masks", "objects.json", "run.json"]
+    assert sorted(os.listdir(out)) == [".motionseg-trt", "masks", "objects.json", "run.json"]
     assert len(os.listdir(out / "masks")) == 16
     # a frame folder is named after the folder, with or without a trailing slash
     assert default_out("shots/take1/") == default_out("shots/take1") == str(tmp_path / "take1_motionseg")
@@ -183,9 +185,10 @@ def test_ctrl_c_leaves_only_complete_files(tmp_path, signame):
         time.sleep(0.05)
     proc.send_signal(getattr(signal, signame))
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    assert proc.returncode == 128 + getattr(signal, signame), err  # 130 for SIGINT, 143 for SIGTERM
     assert err.strip().splitlines() == ["motionseg-trt: interrupted; completed files are kept"]
-    assert sorted(os.listdir(out)) == ["masks"]  # no overlay.mp4(.partial), no objects.json / run.json
+    # no overlay (partial or not), no objects.json / run.json, no lock; the marker lets --overwrite retry
+    assert sorted(os.listdir(out)) == [".motionseg-trt", "masks"]
     names = sorted(os.listdir(out / "masks"))
     assert 6 <= len(names) < 120 and names == [f"{i:05d}.png" for i in range(len(names))]
     for name in names:
@@ -326,3 +329,86 @@ def test_train_is_the_training_packages_command():
 
     args = build_parser().parse_args(["train", "--out", "x", "--epochs", "2"])
     assert args.epochs == 2 and args.func.__module__ == "motionseg_training.cli"
+
+
+# ----------------------------------------------------------------------------- issue 19: one line everywhere
+def test_a_variable_frame_rate_mkv_runs_to_the_end(tmp_path, capsys):
+    from _video import make_vfr_mkv
+
+    gaps = np.random.default_rng(1).choice([1 / 60, 1 / 30, 0.25], size=30)
+    path = make_vfr_mkv(str(tmp_path / "vfr.mkv"), make_pan_frames(30, (96, 64), seed=2).frames,
+                        np.concatenate([[0.0], np.cumsum(gaps[:-1])]))
+    code, stdout, err = _run(capsys, path, "--out", tmp_path / "o", "--window", "8", "--stride", "4")
+    assert code == 0, err
+    assert "30 frames" in stdout and len(os.listdir(tmp_path / "o" / "masks")) == 30
+
+
+def test_a_size_change_inside_the_stream_is_a_warning(tmp_path, capsys):
+    from _video import make_size_change_stream
+
+    path = make_size_change_stream(str(tmp_path / "ab.h264"), make_pan_frames(12, (96, 64), seed=1).frames,
+                                   make_pan_frames(12, (128, 96), seed=1).frames)
+    code, _, err = _run(capsys, path, "--out", tmp_path / "o", "--window", "8", "--stride", "4", "--no-overlay")
+    assert code == 0, err
+    assert "frame size changes inside the stream" in err and "first at frame 12, to 128x96" in err
+    run = json.load(open(tmp_path / "o" / "run.json"))
+    assert run["decode"]["size_changes"] == [[12, 128, 96]]
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--motion-model", "official"], "--motion-model official belongs to the official model set"),
+    (["--features", "official"], "--features official belongs to the official model set"),
+    (["--tracker", "bootstapir"], "--tracker bootstapir belongs to the official model set"),
+    (["--option", "geo_threshold=nan"], "finite"), (["--option", "geo_threshold=-inf"], "finite"),
+    (["--option", "flow_side=inf"], "flow_side"),
+])
+def test_impossible_settings_are_exit_2_before_any_work(tmp_path, capsys, small_clip, args, needle):
+    import time
+
+    t = time.perf_counter()
+    code, _, err = _run(capsys, small_clip, "--out", tmp_path / "o", *args)
+    assert code == 2
+    _assert_one_line_error(err, needle)
+    assert time.perf_counter() - t < 10 and not (tmp_path / "o").exists()  # no export, no folder
+
+
+def test_an_empty_weights_file_is_exit_5(tmp_path, capsys, small_clip):
+    (tmp_path / "empty.safetensors").write_bytes(b"")
+    code, _, err = _run(capsys, small_clip, "--out", tmp_path / "o", "--motion-model", "learned",
+                        "--option", f"learned_weights={tmp_path / 'empty.safetensors'}")
+    assert code == 5
+    _assert_one_line_error(err, "empty.safetensors")
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_empty_checkpoint_is_one_line_not_an_index_error(tmp_path):
+    from motionseg_trt.errors import ModelFileError
+    from motionseg_trt.motion.classifier.checkpoint import load_classifier
+
+    (tmp_path / "moseg.pth").write_bytes(b"")
+    with pytest.raises(ModelFileError, match="is empty"):
+        load_classifier(str(tmp_path / "moseg.pth"))
+
+
+@pytest.mark.parametrize("argv, code, needle", [
+    (["build", "--height", "0"], 2, "--height"), (["build", "--window", "-5"], 2, "--window"),
+    (["build", "--width", "8"], 2, "at least 12"), (["build", "--only", "nope", "--random-weights"], 2, "unknown network"),
+    (["build", "--option", "nokey"], 2, "KEY=VALUE"),
+])
+def test_build_usage_errors_are_exit_2(tmp_path, capsys, argv, code, needle):
+    with pytest.raises(SystemExit) as exc:
+        raise SystemExit(main([*argv, "--engine-cache", str(tmp_path / "e")]))
+    assert exc.value.code == code
+    assert needle in capsys.readouterr().err and not (tmp_path / "e").exists()
+
+
+def test_folders_that_are_files_are_exit_4(tmp_path, capsys, small_clip):
+    (tmp_path / "f").write_text("a file")
+    assert main(["build", "--engine-cache", str(tmp_path / "f"), "--random-weights", "--only", "dino"]) == 4
+    _assert_one_line_error(capsys.readouterr().err, "engine cache folder")
+    pytest.importorskip("motionseg_training")
+    assert main(["train", "--out", str(tmp_path / "f")]) == 4
+    _assert_one_line_error(capsys.readouterr().err, "not a folder")
+    assert main(["train", "--out", str(tmp_path / "f" / "run")]) == 4
+    _assert_one_line_error(capsys.readouterr().err, "is a file")
+    assert (tmp_path / "f").read_text() == "a file"

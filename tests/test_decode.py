@@ -260,3 +260,65 @@ def test_prefetch_stops_when_closed_early_and_forwards_errors():
         for item in Prefetcher(broken(), 2):
             got.append(item)
     assert got == [1]
+
+
+# ----------------------------------------------------------------------------- frame rates, sizes
+def test_a_variable_frame_rate_mkv_that_decodes_cleanly_is_complete(tmp_path):
+    """30 frames shown at irregular times over 5 s: the container's estimate (duration x 1000 fps) is
+    thousands of frames; the timestamps, not that estimate, say the stream is whole."""
+    from _video import make_vfr_mkv
+
+    gaps = np.random.default_rng(0).choice([1 / 60, 1 / 30, 1 / 10, 0.5], size=30)
+    times = np.concatenate([[0.0], np.cumsum(gaps[:-1])])
+    path = make_vfr_mkv(str(tmp_path / "vfr.mkv"), make_pan_frames(30, (96, 64), seed=4).frames, times)
+    reader, got = _read_all(path)
+    assert reader.info.num_frames > 1000  # the estimate is wildly off ...
+    assert len(got) == 30 and reader.status.complete, reader.status.error  # ... and not taken for the truth
+
+
+def test_a_truncated_mkv_is_still_reported(tmp_path):
+    """Matroska announces no frame count, only a duration: a file cut in half ends at half of it."""
+    clip = make_pan_frames(48, (96, 64), seed=2)
+    full = write_video(str(tmp_path / "full.mkv"), clip.frames, container_format="matroska")
+    data = open(full, "rb").read()
+    with open(tmp_path / "cut.mkv", "wb") as f:
+        f.write(data[: len(data) // 2])
+    reader, got = _read_all(str(tmp_path / "cut.mkv"))
+    assert not reader.status.complete and "announces 2.00 s" in reader.status.error
+    assert 0 < len(got) == reader.status.stopped_at < 48
+
+
+def test_a_size_change_inside_the_stream_is_recorded(tmp_path):
+    from _video import make_size_change_stream
+
+    path = make_size_change_stream(str(tmp_path / "ab.h264"), make_pan_frames(10, (96, 64), seed=1).frames,
+                                   make_pan_frames(10, (128, 96), seed=1).frames)
+    reader, got = _read_all(path)
+    assert got.shape == (20, 64, 96, 3)  # every frame at the first frame's (working) size
+    assert reader.status.size_changes == [(10, 128, 96)] and reader.status.complete
+
+
+@pytest.mark.parametrize("size, max_side, needle", [((10, 10), 960, "too small"), ((64, 48), 8, "--max-side 8"),
+                                                    ((200, 10), 960, "too small")])
+def test_frames_too_small_for_the_stages_are_refused(tmp_path, size, max_side, needle):
+    """OpenCV's DIS flow needs 12 x 12: smaller frames (or a --max-side that makes them so) are bad
+    input, refused before anything runs (they used to crash the tracker with a cv2.error)."""
+    pictures = np.random.default_rng(0).integers(0, 255, (4, size[1], size[0], 3), dtype=np.uint8)
+    path = write_video(str(tmp_path / "tiny.mp4"), pictures)
+    with pytest.raises(InputError, match=needle):
+        open_frames(path, max_side)
+    folder = write_frame_folder(str(tmp_path / "tiny") + "/", pictures[:2])
+    with pytest.raises(InputError, match=needle):
+        open_frames(folder, max_side)
+
+
+def test_a_fifo_or_a_folder_named_like_a_frame_is_not_a_frame(tmp_path, frames):
+    """A FIFO called 00003.png would block the reader forever; a folder called x.jpg cannot be read."""
+    import os
+
+    folder = write_frame_folder(str(tmp_path / "f") + "/", frames[:6])
+    os.remove(os.path.join(folder, "00003.png"))
+    os.mkfifo(os.path.join(folder, "00003.png"))
+    os.mkdir(os.path.join(folder, "x.jpg"))
+    reader, got = _read_all(folder)
+    assert len(got) == 5 and reader.status.complete

@@ -125,3 +125,31 @@ def test_cli_downloads_into_the_registry_layout(server, tmp_path, capsys):
     assert (tmp_path / "segany" / "moseg.pth").read_bytes() == PAYLOAD
     assert cli_main(["download", "--list", "--dir", str(tmp_path)]) == 0
     assert "present" in capsys.readouterr().out
+
+
+def test_no_progress_bar_in_a_log(server, tmp_path, capsys):
+    """stderr is not a terminal here (captured): no bar is drawn even without --no-progress."""
+    code = cli_main(["download", "--only", "moseg", "--dir", str(tmp_path), "--url", server, "--sha256", DIGEST])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert err == "" and "\r" not in err
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--only", "nope"], "unknown name"), (["--url", "http://x/y"], "exactly one --only"),
+    (["--only", "moseg", "--sha256", "abc"], "64 hexadecimal digits"),
+    (["--only", "moseg", "--timeout", "nan"], "positive number"),
+    (["--only", "moseg", "--timeout", "-1"], "positive number"),
+])
+def test_usage_errors_are_exit_2_in_one_line(tmp_path, capsys, argv, needle):
+    assert cli_main(["download", "--dir", str(tmp_path / "w"), *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and needle in err[0]
+    assert not (tmp_path / "w").exists()
+
+
+def test_a_weights_folder_that_is_a_file_is_exit_4(tmp_path, capsys):
+    (tmp_path / "f").write_text("a file")
+    assert cli_main(["download", "--only", "moseg", "--dir", str(tmp_path / "f")]) == 4
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a folder" in err[0]

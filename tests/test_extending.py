@@ -142,4 +142,4 @@ def test_an_output_format_is_one_class_and_one_row(areas_sink, clip, tmp_path, c
     assert "areas.csv" in our_files()
     (out / "notes.txt").write_text("mine")
     prepare_output_dir(str(out), overwrite=True)
-    assert sorted(p.name for p in out.iterdir()) == ["masks", "notes.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [".motionseg-trt", "masks", "notes.txt"]  # + our marker

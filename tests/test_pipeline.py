@@ -100,7 +100,7 @@ def test_streaming_run_writes_every_output(tmp_path, square_mp4):
                                       (3, 12, 8, 6, True)]
     assert summary["frames"] == 20 and summary["windows"] == 4 and summary["objects"] == 1
     assert summary["status"] == "complete"
-    assert sorted(os.listdir(out)) == ["masks", "objects.json", "overlay.mp4", "run.json"]
+    assert sorted(os.listdir(out)) == [".motionseg-trt", "masks", "objects.json", "overlay.mp4", "run.json"]
     masks = _masks(out, 20)
     assert np.mean([iou(m == 1, g) for m, g in zip(masks, gt)]) > 0.9
     run = json.load(open(os.path.join(out, "run.json")))
@@ -154,7 +154,8 @@ def test_a_crash_leaves_no_half_written_file(tmp_path, square_mp4, exc):
         run_pipeline(_plumbing(input=path, out=str(out), window=8, stride=4, progress=False),
                      _fake_stages(fail_on=2, exc=exc))
     # windows 0 and 1 were written: frames 0-11, each a complete PNG; nothing that looks final is left
-    assert sorted(os.listdir(out)) == ["masks"]
+    # (the marker says the partial results are ours: --overwrite may replace them)
+    assert sorted(os.listdir(out)) == [".motionseg-trt", "masks"]
     names = sorted(os.listdir(out / "masks"))
     assert names == [f"{i:05d}.png" for i in range(12)]
     for name in names:
@@ -225,7 +226,7 @@ def test_factory_errors_are_clear():
         Stage("labeller", "x", "motionseg_trt.motion.no_such_model:X", ("embedded",)).load()
     with pytest.raises(UnavailableError, match="needs the Python package 'no_such_dependency'"):
         Stage("labeller", "x", "_module_needing_missing_dep:X", ("embedded",)).load()
-    with pytest.raises(UnavailableError, match="official model set"):
+    with pytest.raises(OptionError, match="--tracker bootstapir belongs to the official model set: add --models official"):
         build_stages(RunConfig(tracker="bootstapir"))
     with pytest.raises(OptionError, match="unknown labeller 'nope'; choose one of geometric, learned, appearance, official"):
         build_stages(RunConfig(motion_model="nope"))
@@ -277,14 +278,19 @@ def test_the_stage_table_picks_each_kind():
     assert [default_stage(k, "official") for k in ("tracker", "features", "labeller", "densifier")] == \
         ["bootstapir", "official", "official", "sam2"]
     assert set(names("labeller")) >= {"geometric", "learned", "official"}
-    picks = chosen(RunConfig(motion_model="official", densifier="embedded"))  # it reads depth and DINO
+    # the official classifier reads depth and DINO: the features of the official set
+    picks = chosen(RunConfig(models="official", motion_model="official", tracker="flow", densifier="embedded"))
     assert picks["features"].name == "official" and list(picks) == ["tracker", "features", "labeller", "densifier"]
+    # the embedded set promises no download: its official stages are a usage error (issue 19)
+    for config in (RunConfig(motion_model="official"), RunConfig(features="official")):
+        with pytest.raises(OptionError, match="belongs to the official model set: add --models official"):
+            chosen(config)
     assert chosen(RunConfig(models="official", tracker="flow", motion_model="geometric"))["features"].name == "official"
     assert chosen(RunConfig(models="official", motion_model="geometric", features="none"))["features"].name == "none"
     with pytest.raises(OptionError, match="--features none: the labeller needs --features official"):
-        chosen(RunConfig(motion_model="official", densifier="embedded", features="none"))
+        chosen(RunConfig(models="official", motion_model="official", features="none"))
     with pytest.raises(OptionError, match="need different features.*--densifier embedded"):
-        chosen(RunConfig(motion_model="official"))  # the embedded set's densifier reads the appearance cues
+        chosen(RunConfig(models="official", densifier="appearance"))  # it reads the appearance cues
 
 
 def test_the_next_window_is_tracked_while_one_is_densified_and_each_stage_resets_in_its_turn(tmp_path):

@@ -37,11 +37,12 @@ def test_a_run_names_every_missing_file_and_what_supplies_it(clip, tmp_path, cap
     code = main(["run", clip, "--out", str(tmp_path / "o"), "--models", "official", "--weights-dir", str(weights)])
     err = capsys.readouterr().err
     assert code == 5 and "Traceback" not in err
-    assert err.startswith("motionseg-trt: error: 5 model files missing:")
+    assert err.startswith("motionseg-trt: error: 5 model files missing:") and len(err.strip().splitlines()) == 1
+    items = err.strip().split("; ")  # one line (as every error), one item per file
     for name, option in OFFICIAL.items():
-        line = next(line for line in err.splitlines() if f"--only {name} --dir" in line and "all 5" not in line)
-        assert str(weight_path(name, str(weights))) in line and line.endswith(option)
-    assert err.rstrip().splitlines()[-1].endswith(" ".join(f"--only {n}" for n in OFFICIAL) + "`")
+        item = next(i for i in items if f"--only {name} --dir" in i and "all 5" not in i)
+        assert str(weight_path(name, str(weights))) in item and item.endswith(option + ")")
+    assert items[-1].startswith("all 5 at once") and items[-1].endswith(" ".join(f"--only {n}" for n in OFFICIAL) + "`")
     assert not (tmp_path / "o").exists()
 
 

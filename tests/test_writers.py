@@ -12,7 +12,7 @@ from PIL import Image
 
 from motionseg_trt.config import RunConfig
 from motionseg_trt.contracts import VideoInfo, WindowMasks
-from motionseg_trt.errors import OutputExistsError
+from motionseg_trt.errors import OutputError, OutputExistsError
 from motionseg_trt.io import rle
 from motionseg_trt.io.atomic import atomic_path, write_text
 from motionseg_trt.io.output_dir import check_output_dir, prepare_output_dir
@@ -134,7 +134,8 @@ def test_output_writer_round_trip_at_input_size(tmp_path):
     writer.write(frames[:4], WindowMasks(start=0, labels=labels[:4], object_ids=[1, 2]))
     writer.write(frames[4:], WindowMasks(start=4, labels=labels[4:], object_ids=[1, 2]))
     paths = writer.finish({"frames": 6})
-    assert sorted(os.listdir(out)) == ["masks", "objects.json", "overlay.mp4", "run.json"]
+    # .motionseg-trt: the marker that lets a later --overwrite know these results are ours
+    assert sorted(os.listdir(out)) == [".motionseg-trt", "masks", "objects.json", "overlay.mp4", "run.json"]
     assert sorted(os.listdir(os.path.join(out, "masks"))) == [f"{i:05d}.png" for i in range(6)]
     png = np.asarray(Image.open(os.path.join(out, "masks", "00004.png")))
     assert png.shape == (30, 40)  # the input's size, not the working size
@@ -167,7 +168,7 @@ def test_abort_leaves_no_partial_overlay(tmp_path):
     info = _info(path=_input(tmp_path))
     writer = OutputWriter(str(tmp_path), info, RunConfig(write_overlay=True))
     writer.write(np.zeros((2, 16, 20, 3), np.uint8), WindowMasks(start=0, labels=np.ones((2, 16, 20), np.uint8)))
-    assert os.path.exists(tmp_path / "overlay.mp4.partial")
+    assert [n for n in os.listdir(tmp_path) if n.startswith(".overlay.mp4.tmp-") and n.endswith(".partial")]
     writer.abort()
     assert sorted(os.listdir(tmp_path)) == ["masks"]
     assert sorted(os.listdir(tmp_path / "masks")) == ["00000.png", "00001.png"]  # complete files are kept
@@ -203,8 +204,13 @@ def test_overwrite_clears_only_previous_results(tmp_path):
         (tmp_path / "masks" / f"{i:05d}.png").write_bytes(b"old")
     for name in ("run.json", "objects.json", "overlay.mp4", "overlay.mp4.partial", "notes.txt"):
         (tmp_path / name).write_text("old")
+    # without our marker these could be anybody's (a dataset's masks/): refused
+    with pytest.raises(OutputError, match="no motionseg-trt run wrote"):
+        prepare_output_dir(str(tmp_path), overwrite=True)
+    assert len(os.listdir(tmp_path / "masks")) == 5
+    (tmp_path / ".motionseg-trt").write_text('{"format": "motionseg-trt output folder"}')
     prepare_output_dir(str(tmp_path), overwrite=True)
-    assert sorted(os.listdir(tmp_path)) == ["masks", "notes.txt"]
+    assert sorted(os.listdir(tmp_path)) == [".motionseg-trt", "masks", "notes.txt"]
     assert os.listdir(tmp_path / "masks") == []
 
 
@@ -227,8 +233,37 @@ def test_background_writer_raises_the_worker_error(tmp_path):
     from motionseg_trt.io.background import BackgroundWriter
 
     writer = BackgroundWriter(OutputWriter(str(tmp_path), _info(path=_input(tmp_path)), RunConfig(write_overlay=True)))
+    writer.write(np.zeros((1, 16, 20, 3), np.uint8), WindowMasks(start=0, labels=np.zeros((1, 16, 20), np.uint8)))
     writer.write(np.zeros((1, 16, 20, 3), np.uint8), WindowMasks(start=5, labels=np.zeros((1, 16, 20), np.uint8)))
     with pytest.raises(RuntimeError, match="in order"):
         writer.drain()
     writer.abort()
     assert sorted(os.listdir(tmp_path)) == ["masks"]  # no partial overlay left
+
+
+def test_object_index_keeps_its_records_on_disk_and_writes_the_same_json(tmp_path):
+    """objects.json's per-frame RLE (about 2 KB a frame) is spilled to a temporary file: memory holds
+    two integers per object and frame, and the JSON streamed out equals the in-memory one."""
+    import io
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    index = ObjectIndex(str(tmp_path))
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    for t in range(600):
+        labels = np.zeros((120, 160), np.uint8)
+        for obj, (y, x) in enumerate(rng.integers(0, 100, (3, 2)), start=1):
+            labels[y:y + 20, x:x + 50] = obj  # ragged edges below: long RLE strings
+            labels[y + 20, x:x + 50:2] = obj
+        index.add(t, labels)
+    held = tracemalloc.get_traced_memory()[0] - base
+    tracemalloc.stop()
+    assert held < 120_000, held  # 1,800 records of ~100-200 bytes each would be several times that
+    assert os.listdir(tmp_path) == []  # an unnamed file: nothing to leave behind, whatever happens
+    f = io.StringIO()
+    index.write_objects(f)
+    objects = index.to_json()
+    assert f.getvalue() == json.dumps(objects, separators=(",", ":"))
+    assert [o["num_frames"] for o in objects] == [600, 600, 600]
+    index.close()

@@ -1,16 +1,12 @@
-"""``python -m motionseg_training ...`` = ``motionseg-trt train ...``."""
-import argparse
+"""``python -m motionseg_training ...`` = ``motionseg-trt train ...`` (the same command line, so the
+same one-line errors, exit codes and signal handling)."""
 import sys
-
-from .cli import main, register
 
 
 def _main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m motionseg_training")
-    sub = parser.add_subparsers(dest="command")
-    register(sub)
-    args = parser.parse_args(["train"] + list(sys.argv[1:] if argv is None else argv))
-    return main(args)
+    from motionseg_trt.cli.main import main
+
+    return main(["train"] + list(sys.argv[1:] if argv is None else argv))
 
 
 if __name__ == "__main__":

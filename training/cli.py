@@ -8,6 +8,7 @@ registers this command when this package is installed (``motionseg_trt.cli.train
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 
@@ -51,6 +52,11 @@ def main(args: argparse.Namespace) -> int:
     from .synth import SceneConfig
     from .trainer import TrainConfig, parse_seeds, train
 
+    from motionseg_trt.io.output_dir import check_output_path
+
+    check_output_path(args.out)  # a file, or a path below one: exit code 4 before any work
+    if args.cache_dir:
+        check_output_path(args.cache_dir, "cache folder")
     try:
         width, height = _size(args.size)
         _check_numbers(args)
@@ -99,8 +105,8 @@ def _check_numbers(args: argparse.Namespace) -> None:
                              ("--threads", args.threads, 1), ("--max-steps", args.max_steps, 0)):
         if value < low:
             raise ValueError(f"{flag} must be at least {low}, not {value}")
-    if not args.lr > 0:
-        raise ValueError(f"--lr must be above 0, not {args.lr}")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise ValueError(f"--lr must be a finite number above 0, not {args.lr}")
     if args.threshold == "auto":
         if args.val_clips < 1:
             raise ValueError("--threshold auto chooses the threshold on validation clips: give --val-clips 1 or more")

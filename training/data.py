@@ -12,9 +12,12 @@ Shard layout (arrays concatenated over windows; ``offsets[i]:offsets[i+1]`` are 
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import sys
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -133,6 +136,22 @@ def _write_shard(path: Path, samples: list[WindowSample]) -> None:
     os.replace(tmp, path)  # a crash never leaves a half-written shard that looks complete
 
 
+def _read_cached(path: Path, read):
+    """``read(path)``, or None when the cache file is absent or unreadable (truncated, foreign, or holding
+    pickled objects, which are never loaded): the caller makes it again."""
+    if not path.exists():
+        return None
+    try:
+        return read(path)
+    except (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile) as exc:
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        print(f"motionseg-trt: note: the cached training data {path} is unreadable ({reason}); making it again",
+              file=sys.stderr, flush=True)
+        with contextlib.suppress(OSError):
+            path.unlink()
+        return None
+
+
 def read_shard(path: Path) -> list[WindowSample]:
     with np.load(path) as f:
         z = {k: f[k] for k in f.files}  # each access of an NpzFile key decompresses it again
@@ -163,15 +182,28 @@ def build_dataset(cache_dir: str | Path, seeds: list[int], cfg: DataConfig, shar
     chunks = [seeds[i:i + shard_size] for i in range(0, len(seeds), shard_size)]
     for k, chunk in enumerate(chunks):
         path = root / f"seeds-{chunk[0]}-{chunk[-1]}-{len(chunk)}.npz"
-        if not path.exists():
+        shard = _read_cached(path, read_shard)
+        if shard is None:
             part: list[WindowSample] = []
             for s in chunk:
                 part += track_clip(s, cfg)
             _write_shard(path, part)
-        samples += read_shard(path)
+            shard = read_shard(path)
+        samples += shard
         if progress:
             print(f"  data: shard {k + 1}/{len(chunks)} ({len(samples)} windows)", flush=True)
     return samples
+
+
+def _read_evidence(path: Path, stabilise: bool):
+    """A cached :class:`CameraResidualEvidence`, or None when it lacks the stabilised tracks asked for."""
+    from motionseg_trt.motion.residual_features import CameraResidualEvidence
+
+    with np.load(path) as z:  # allow_pickle=False (the default): object arrays are refused
+        if stabilise and "stabilised_xy" not in z.files:
+            return None
+        return CameraResidualEvidence(residual=z["residual"], prior_logit=z["prior_logit"],
+                                      stabilised_xy=z["stabilised_xy"] if stabilise else None)
 
 
 def attach_camera_residuals(samples: list[WindowSample], cache_dir: Optional[str | Path] = None,
@@ -199,12 +231,10 @@ def attach_camera_residuals(samples: list[WindowSample], cache_dir: Optional[str
             continue
         path = root / f"{s.clip_seed}-{s.window_start}-{len(s.label)}.npz" if root is not None else None
         if path is not None and path.is_file():
-            with np.load(path) as z:
-                if not stabilise or "stabilised_xy" in z.files:
-                    s.evidence = CameraResidualEvidence(
-                        residual=z["residual"], prior_logit=z["prior_logit"],
-                        stabilised_xy=z["stabilised_xy"] if stabilise else None)
-                    continue
+            cached = _read_cached(path, lambda p: _read_evidence(p, stabilise))
+            if cached is not None:
+                s.evidence = cached
+                continue
         ev = camera_residual_evidence(s.tracks, s.image_hw, labeller=geo, stabilise=True)
         # residuals stored as float16: rounded the same way whether computed now or read from the cache
         s.evidence = CameraResidualEvidence(residual=ev.residual.astype(np.float16), prior_logit=ev.prior_logit,

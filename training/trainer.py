@@ -311,7 +311,9 @@ def train(cfg: TrainConfig, log=print) -> dict:
                                                              "train_seed": str(cfg.seed),
                                                              "threshold": str(cfg.threshold),
                                                              "evidence": cfg.evidence})
-    (out / "train.json").write_text(json.dumps(info, indent=1))
+    from motionseg_trt.io.atomic import write_text
+
+    write_text(str(out / "train.json"), json.dumps(info, indent=1))
     log(f"wrote {out / 'model.safetensors'} ({time.time() - t0:.0f}s)")
     return info
 

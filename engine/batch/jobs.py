@@ -82,18 +82,20 @@ def resume_config(config: RunConfig) -> RunConfig:
 
 def run_job(job: Job) -> Outcome:
     """Run one video; every failure becomes the outcome's status, exit code and message."""
-    from ..cli.run import run_with_sigterm_as_interrupt
     from ..errors import MotionSegError
+    from ..interrupts import exit_code, signals_as_interrupts
     from ..pipeline import run_pipeline
 
     config = resume_config(job.config)
     base = Outcome(job.name, str(config.input), config.out, "failed")
     try:
-        summary = run_with_sigterm_as_interrupt(run_pipeline, config)
+        # in a worker process of its own too: SIGINT / SIGTERM / SIGHUP clean up like Ctrl-C
+        with signals_as_interrupts():
+            summary = run_pipeline(config)
     except MotionSegError as exc:
         return replace(base, exit_code=exc.exit_code, error=str(exc))
-    except KeyboardInterrupt:
-        return replace(base, status="interrupted", exit_code=130, error="interrupted")
+    except KeyboardInterrupt as exc:
+        return replace(base, status="interrupted", exit_code=exit_code(exc), error="interrupted")
     except Exception as exc:  # noqa: BLE001 - a bug, reported with where it happened
         where = traceback.extract_tb(exc.__traceback__)[-1]
         return replace(base, exit_code=1, error=f"internal error: {type(exc).__name__}: {exc} "

@@ -44,7 +44,9 @@ def run_local(jobs: list[Job], workers: int, on_done: Callable[[Outcome], None])
             outcomes.append(run_job(job))
             on_done(outcomes[-1])
             if outcomes[-1].status == "interrupted":
-                raise KeyboardInterrupt
+                from ..interrupts import Interrupted
+
+                raise Interrupted(outcomes[-1].exit_code - 128)  # the signal that stopped it
         return outcomes
     ctx = multiprocessing.get_context("spawn")
     outcomes = []

@@ -6,12 +6,24 @@ the runtime layer for), so ``build`` and ``run`` cannot disagree on a graph, a s
 cache entry."""
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 
 from ..config import RunConfig
+from ..errors import OptionError
+from .run import _positive_int
 
 _D = RunConfig()
+
+
+def _side(text: str) -> int:
+    from ..io.decode import MIN_SIDE
+
+    value = _positive_int(text)
+    if value < MIN_SIDE:
+        raise argparse.ArgumentTypeError(f"expected at least {MIN_SIDE} pixels, got {value}")
+    return value
 
 
 def register(subparsers) -> None:
@@ -28,9 +40,9 @@ def register(subparsers) -> None:
     p.add_argument("--models", choices=stages.model_sets(), default="official")
     p.add_argument("--backend", choices=backends.backend_names(build=True), default=backends.DEFAULT_BUILD_BACKEND)
     p.add_argument("--fp16", action="store_true", help="half-precision engines / graphs")
-    p.add_argument("--height", type=int, default=480, help="working height in pixels (default 480)")
-    p.add_argument("--width", type=int, default=854, help="working width in pixels (default 854)")
-    p.add_argument("--window", type=int, default=_D.window, help=f"frames per window (default {_D.window})")
+    p.add_argument("--height", type=_side, default=480, help="working height in pixels (default 480)")
+    p.add_argument("--width", type=_side, default=854, help="working width in pixels (default 854)")
+    p.add_argument("--window", type=_positive_int, default=_D.window, help=f"frames per window (default {_D.window})")
     p.add_argument("--offline", action="store_true",
                    help="engines for `run --offline` (one window is the whole clip: the tracker takes up "
                         "to 512 frames, or the tracker_max_frames option)")
@@ -65,7 +77,7 @@ def config_from_args(args) -> RunConfig:
     try:
         extra.update(parse_options(args.option))
     except ValueError as exc:
-        raise SystemExit(f"motionseg-trt build: {exc}") from None
+        raise OptionError(f"build: {exc}") from None
     config = RunConfig(models=args.models, backend=args.backend, fp16=args.fp16, window=args.window,
                        offline=args.offline, weights_dir=args.weights_dir,
                        classifier_checkpoint=args.classifier_checkpoint, sam2_checkpoint=args.sam2_checkpoint,
@@ -85,6 +97,9 @@ def main(args) -> int:
     from ..stages import check_weights_of, classes_of_set, network_specs_of_set
 
     config = config_from_args(args)
+    from ..io.output_dir import check_output_path
+
+    check_output_path(str(artifacts_dir(config)), "engine cache folder")  # --engine-cache FILE: exit code 4
     picks = {"tracker": args.tracker, "features": args.features, "labeller": args.motion_model,
              "densifier": args.densifier}
     specs = network_specs_of_set(config, picks, (args.height, args.width))
@@ -93,8 +108,8 @@ def main(args) -> int:
     if args.only:
         unknown = set(args.only) - {s.name for s in specs}
         if unknown:
-            raise SystemExit(f"motionseg-trt build: unknown network(s) {sorted(unknown)}; this set has "
-                             f"{[s.name for s in specs]}")
+            raise OptionError(f"build: unknown network(s) {sorted(unknown)}; this set has "
+                              f"{[s.name for s in specs]}")
         specs = [s for s in specs if s.name in args.only]
     if not specs:
         print(f"the {args.models} model set has no network to build")
@@ -112,7 +127,7 @@ def main(args) -> int:
     print(f"building {len(specs)} network(s) of the {args.models} set for {args.width}x{args.height}, "
           f"window {args.window}, {'fp16' if args.fp16 else 'fp32'}, backend {config.backend} -> {out}")
     done = []
-    bar = tqdm(specs, unit="net", disable=args.no_progress, file=sys.stderr)
+    bar = tqdm(specs, unit="net", disable=args.no_progress or not sys.stderr.isatty(), file=sys.stderr)
     for spec in bar:
         bar.set_description(spec.name)
         t0 = time.perf_counter()

@@ -24,20 +24,28 @@ def register(subparsers) -> None:
 
 
 def main(args) -> int:
+    import math
+
     from ..download import fetch
-    from ..errors import MotionSegError
-    from ..official_weights import OFFICIAL_WEIGHTS, weight_path
+    from ..errors import MotionSegError, OptionError
+    from ..io.output_dir import check_output_path
+    from ..official_weights import OFFICIAL_WEIGHTS, weight_path, weights_dir
 
     if args.only:
         unknown = [n for n in args.only if n not in OFFICIAL_WEIGHTS]
         if unknown:
-            raise SystemExit(f"motionseg-trt download: unknown name(s) {unknown}; known: "
-                             f"{', '.join(OFFICIAL_WEIGHTS)}")
+            raise OptionError(f"download: unknown name(s) {unknown}; known: {', '.join(OFFICIAL_WEIGHTS)}")
         chosen = [OFFICIAL_WEIGHTS[n] for n in args.only]
     else:
         chosen = [w for w in OFFICIAL_WEIGHTS.values() if w.default or args.all]
     if (args.url or args.sha256) and len(chosen) != 1:
-        raise SystemExit("motionseg-trt download: --url/--sha256 need exactly one --only NAME")
+        raise OptionError("download: --url/--sha256 need exactly one --only NAME")
+    if args.sha256 and (len(args.sha256) != 64 or any(c not in "0123456789abcdefABCDEF" for c in args.sha256)):
+        raise OptionError(f"download: --sha256 takes 64 hexadecimal digits, not {args.sha256!r}")
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise OptionError(f"download: --timeout must be a positive number of seconds, not {args.timeout}")
+    if not args.list:
+        check_output_path(str(weights_dir(args.dir)), "weights folder")
 
     if args.list:
         for w in chosen:
@@ -49,7 +57,7 @@ def main(args) -> int:
     for w in chosen:
         dest = weight_path(w.name, args.dir)
         url = args.url or w.url
-        bar = _progress_bar(w.name, disable=args.no_progress)
+        bar = _progress_bar(w.name, disable=args.no_progress or not sys.stderr.isatty())  # no bars in logs
         try:
             fetch(url, str(dest), args.sha256 or w.sha256, timeout=args.timeout, progress=bar.update)
         except MotionSegError as exc:

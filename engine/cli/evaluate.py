@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -17,8 +18,8 @@ def _bound_th(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
     return value
 
 
@@ -47,8 +48,12 @@ def register(subparsers) -> None:
 def main(args) -> int:
     from ..evaluation.folders import match_sequences
 
-    if args.json and Path(args.json).is_dir():  # checked before the scoring, not after it
-        raise OutputExistsError(f"--json {args.json} is a folder; give a file name")
+    if args.json:  # checked before the scoring, not after it
+        from ..io.output_dir import check_output_path
+
+        if Path(args.json).is_dir():
+            raise OutputExistsError(f"--json {args.json} is a folder; give a file name")
+        check_output_path(str(Path(args.json).parent), "--json folder")
     sequences, warnings = match_sequences(Path(args.results), Path(args.gt))
     for warning in warnings:
         print(f"motionseg-trt: warning: {warning}", file=sys.stderr)

@@ -202,25 +202,6 @@ class _UsageError(Exception):
     pass
 
 
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
-def run_with_sigterm_as_interrupt(fn, *args):
-    """A ``kill`` (SIGTERM, as sent by job schedulers and containers) cleans up like Ctrl-C: only
-    complete files are left."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return fn(*args)
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        return fn(*args)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def main(args: argparse.Namespace) -> int:
     if not args.inputs and not args.list_file:
         print("motionseg-trt run: error: give an INPUT (or several, or --list FILE)", file=sys.stderr)
@@ -243,7 +224,7 @@ def main(args: argparse.Namespace) -> int:
 
     from ..pipeline import run_pipeline
 
-    summary = run_with_sigterm_as_interrupt(run_pipeline, config)
+    summary = run_pipeline(config)  # SIGINT / SIGTERM / SIGHUP: see cli.main
     if not args.quiet:
         print(final_line(summary, config.out))
     if summary["status"] != "complete":

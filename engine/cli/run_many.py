@@ -2,7 +2,8 @@
 video into ``DIR/<name>/``, ``--jobs N`` at a time on this machine or one Ray task each (``--ray``).
 
 Exit status: 0 when every video is complete (run now or skipped as already complete); else
-``10 + K`` for K failed videos (at most 99), after a line saying which; 130 when interrupted; 2, 3 or
+``10 + K`` for K failed videos (at most 99), after a line saying which; 130 when interrupted (143 for
+SIGTERM, 129 for SIGHUP); 2, 3 or
 6 when the batch itself cannot start (a bad flag, an unreadable list, Ray missing).
 """
 from __future__ import annotations
@@ -62,10 +63,12 @@ def main(args: argparse.Namespace) -> int:
                 todo.append(job)
         if todo:
             _run(todo, args, report.done)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        from ..interrupts import exit_code
+
         print(f"motionseg-trt: interrupted after {len(report.outcomes)} of {len(jobs)} videos; complete "
               f"ones are kept, a second call runs the rest", file=sys.stderr)
-        return 130
+        return exit_code(exc)  # 130 for Ctrl-C, 143 for a kill, 129 for a hang-up
     finally:
         report.close()  # the heartbeat stops whatever happened (Ray missing, a bad cluster address)
     if not args.quiet:
@@ -79,16 +82,15 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _run(jobs: list, args: argparse.Namespace, on_done) -> None:
-    from .run import run_with_sigterm_as_interrupt
-
+    """SIGINT / SIGTERM / SIGHUP stop the batch as Ctrl-C does (cli.main turns them into interrupts)."""
     if args.ray is not None:
         from ..batch.on_ray import run_on_ray
 
-        run_with_sigterm_as_interrupt(run_on_ray, jobs, args.ray or None, on_done)
+        run_on_ray(jobs, args.ray or None, on_done)
         return
     from ..batch.local import run_local, share_threads
 
     workers = min(args.jobs, len(jobs))
     if workers > 1:
         jobs = share_threads(jobs, workers, os.cpu_count() or 1)
-    run_with_sigterm_as_interrupt(run_local, jobs, workers, on_done)
+    run_local(jobs, workers, on_done)

@@ -8,14 +8,13 @@ usable was given, an :class:`~motionseg_trt.errors.InputError`.
 """
 from __future__ import annotations
 
-from collections import deque
 from typing import Iterable, Iterator, Optional
 
 import numpy as np
 
 from ..contracts import VideoInfo
 from ..errors import InputError
-from .decode import DEFAULT_FPS, DecodeStatus, FrameReader, InputFrame, thumbnail_of
+from .decode import DEFAULT_FPS, DecodeStatus, FrameReader, InputFrame, check_frame_size, thumbnail_of
 from .geometry import resize_frame, working_size
 
 
@@ -39,6 +38,8 @@ def _frame_problem(frame) -> Optional[str]:
 class IterableReader(FrameReader):
     """Any iterable of RGB uint8 ``[H, W, 3]`` frames; ``num_frames`` is known when it has a length."""
 
+    read_once = True
+
     def __init__(self, frames: Iterable, max_side: int = 960, fps: Optional[float] = None):
         self.path = describe(frames)
         self.status = DecodeStatus()
@@ -52,9 +53,9 @@ class IterableReader(FrameReader):
             raise InputError(f"bad input: {problem}")
         height, width = self._first.shape[:2]
         work_w, work_h = working_size(width, height, max_side)
+        check_frame_size(self.path, width, height, work_w, work_h, max_side)
         self.info = VideoInfo(path=self.path, width=width, height=height, work_width=work_w, work_height=work_h,
                               fps=float(fps or DEFAULT_FPS), num_frames=count)
-        self._kept: Optional[deque] = None  # input frames kept for the overlay (keep_pictures)
 
     def input_frames(self) -> Iterator[InputFrame]:
         frame, self._first = self._first, None
@@ -70,23 +71,11 @@ class IterableReader(FrameReader):
                 return
             index = self.status.frames_decoded
             self.status.frames_decoded += 1
-            if self._kept is not None:
-                self._kept.append(frame.copy())
+            self._keep(frame.copy)  # for the overlay, when it asked (a copy: the buffer may be reused)
             # converted now, a copy: the caller may reuse its buffer for the next frame
             image = resize_frame(frame, info.work_width, info.work_height).copy()
             yield _MemoryFrame(image, index, index / info.fps)
             frame = next(self._frames, None)
-
-    def keep_pictures(self) -> bool:
-        """The input is read once: keep each frame (at the input's size) until :meth:`kept_pictures`
-        takes it, for a sink that shows the pictures (the overlay)."""
-        if self._kept is None:
-            self._kept = deque()
-        return True
-
-    def kept_pictures(self, count: int) -> list[np.ndarray]:
-        """The next ``count`` input frames kept, in order (the reader has read them already)."""
-        return [self._kept.popleft() for _ in range(count)]
 
     def close(self) -> None:
         close = getattr(self._frames, "close", None)  # a generator's clean-up runs now, not at GC

@@ -1,18 +1,21 @@
 """Atomic file writes: write to a temporary name in the destination's folder, then ``os.replace``.
 A crash or Ctrl-C leaves either the previous complete file or a ``.tmp-`` file that is obviously
-unfinished, never a half-written file under the final name."""
+unfinished, never a half-written file under the final name. Temporary names hold the process id and a
+random part, so that two writers (processes or threads) never share one."""
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 from typing import Iterator
 
 TMP_MARK = ".tmp-"
 
 
-def temp_path_for(path: str) -> str:
+def temp_path_for(path: str, suffix: str = "") -> str:
+    """A hidden name beside ``path``, unique to this call: ``.NAME.tmp-PID-RANDOM[SUFFIX]``."""
     folder, name = os.path.split(path)
-    return os.path.join(folder, f".{name}{TMP_MARK}{os.getpid()}")
+    return os.path.join(folder, f".{name}{TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}{suffix}")
 
 
 @contextlib.contextmanager
@@ -23,7 +26,7 @@ def atomic_path(path: str) -> Iterator[str]:
         yield tmp
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             os.remove(tmp)
         raise
 
@@ -42,5 +45,7 @@ def remove_temp_files(folder: str) -> None:
         return
     for name in os.listdir(folder):
         if name.startswith(".") and TMP_MARK in name:
-            with contextlib.suppress(FileNotFoundError, IsADirectoryError):
-                os.remove(os.path.join(folder, name))
+            path = os.path.join(folder, name)
+            with contextlib.suppress(FileNotFoundError):
+                if not os.path.isdir(path) or os.path.islink(path):
+                    os.remove(path)

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..contracts import VideoInfo
 from ..errors import InputError
-from .decode import DEFAULT_FPS, DecodeStatus, FrameReader, InputFrame, thumb_size
+from .decode import DEFAULT_FPS, DecodeStatus, FrameReader, InputFrame, check_frame_size, thumb_size
 from .geometry import resize_frame, working_size
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -23,8 +23,11 @@ def natural_key(name: str):
 
 
 def list_frames(folder: str) -> list[str]:
+    """The image files of ``folder`` in natural order; anything that is not a regular file (a FIFO
+    named ``x.png`` would block the reader forever, a folder named ``y.jpg``) is not a frame."""
     names = [n for n in os.listdir(folder)
-             if n.lower().endswith(IMAGE_SUFFIXES) and not n.startswith(".")]
+             if n.lower().endswith(IMAGE_SUFFIXES) and not n.startswith(".")
+             and os.path.isfile(os.path.join(folder, n))]
     return [os.path.join(folder, n) for n in sorted(names, key=natural_key)]
 
 
@@ -50,6 +53,7 @@ class ImageFolderReader(FrameReader):
             raise InputError(f"cannot read the first frame {self._files[0]}: {exc}") from None
         height, width = first.shape[:2]
         work_w, work_h = working_size(width, height, max_side)
+        check_frame_size(folder, width, height, work_w, work_h, max_side)
         self.info = VideoInfo(path=folder, width=width, height=height, work_width=work_w,
                               work_height=work_h, fps=float(fps), num_frames=len(self._files),
                               rotation=rotation)

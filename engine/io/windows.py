@@ -23,17 +23,25 @@ from typing import Iterator, Optional
 import numpy as np
 
 from ..contracts import FrameWindow, VideoInfo
+from ..errors import OptionError
 from ..units import REFERENCE_FPS
 from .decode import DecodeStatus, FrameReader
 from .prefetch import Prefetcher
 from .timeline import Frame
 
 
+class WindowSettingError(OptionError, ValueError):
+    """A window/stride that cannot work (exit code 2; still a ValueError for Python callers)."""
+
+
 def validate_window(window: int, stride: int) -> None:
+    for name, value in (("window", window), ("stride", stride)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise WindowSettingError(f"{name} must be a whole number of frames (got {value!r})")
     if window < 1:
-        raise ValueError(f"window must be >= 1 (got {window})")
+        raise WindowSettingError(f"window must be >= 1 (got {window})")
     if stride < 1 or stride > window:
-        raise ValueError(f"stride must be in 1..window (got stride {stride}, window {window})")
+        raise WindowSettingError(f"stride must be in 1..window (got stride {stride}, window {window})")
 
 
 class VideoSource:

@@ -3,10 +3,12 @@ the same specs prepared ahead by ``motionseg-trt build``.
 
 Exported graphs live in ``config.engine_cache`` or ``<cache root>/engines`` (``onnx/<graph>.onnx``,
 TensorRT engines under ``trt/``); ``build`` fills the same folder, so a run finds what it made. A graph
-is exported on first use when ``build`` has not done it.
+is exported on first use when ``build`` has not done it, and again (with a one-line notice) when the
+cached file does not match the size and sha256 recorded when it was exported (:mod:`.artifacts`).
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -28,12 +30,26 @@ def onnx_path_for(config, graph: Graph, fp16: bool) -> Path:
 
 
 def ensure_onnx(config, graph: Graph, fp16: bool = False, log: Log = print) -> Path:
+    from . import artifacts
+
     path = onnx_path_for(config, graph, fp16)
-    if not path.exists():
-        log(f"exporting {graph.name}{' (fp16)' if fp16 else ''} to {path}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        graph.export(str(path), fp16)
+    _check_cache_folder(path.parent)
+    if path.exists():
+        problem = artifacts.problem(path)
+        if problem is None:
+            return path
+        print(f"motionseg-trt: note: the cached ONNX export {path} cannot be trusted ({problem}); exporting it again",
+              file=sys.stderr)
+    log(f"exporting {graph.name}{' (fp16)' if fp16 else ''} to {path}")
+    artifacts.make(path, lambda tmp: graph.export(tmp, fp16))
     return path
+
+
+def _check_cache_folder(folder: Path) -> None:
+    """The artifact folder must be a folder (``--engine-cache FILE`` is exit code 4, in one line)."""
+    from ..io.output_dir import check_output_path
+
+    check_output_path(str(folder), "engine cache folder")
 
 
 def _onnx(backend, config, graph: Graph, log: Log) -> Optional[str]:

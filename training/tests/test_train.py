@@ -153,7 +153,8 @@ def test_camera_residual_evidence_training(tmp_path, evidence):
     (["--seeds", "999999-1000001"], "must stay below"),
     (["--epochs", "0"], "--epochs must be at least 1"),
     (["--batch", "0"], "--batch must be at least 1"),
-    (["--lr", "0"], "--lr must be above 0"),
+    (["--lr", "0"], "--lr must be a finite number above 0"),
+    (["--lr", "inf"], "--lr must be a finite number above 0"),
     (["--threshold", "1.5"], "a probability in [0, 1]"),
     (["--threshold", "auto", "--val-clips", "0"], "give --val-clips 1 or more"),
 ])

@@ -1,66 +1,113 @@
 """``objects.json``: per object its id, colour, first/last frame, score and, per frame, its area, box,
 score and a COCO RLE of its mask at the input's size. Written after every other output (with
-``run.json``): its presence means the run finished."""
+``run.json``): its presence means the run finished.
+
+The per-frame records (about 2 KB each) do not stay in memory: they are appended to an unnamed
+temporary file in the output folder (gone when closed, or when the process dies) and streamed into
+``objects.json`` at the end; memory holds two integers per object and frame (where each record is),
+an object's score sum, and the records of the last frame (a repeated frame copies them).
+"""
 from __future__ import annotations
 
 import json
 import os
-from typing import Optional
+import tempfile
+from array import array
+from typing import Iterator, Optional
 
 import numpy as np
 
 from .. import rle
-from ..atomic import write_text
+from ..atomic import atomic_path
 from ..palette import DAVIS_PALETTE
 from .base import OutputMasks, Sink
 
 OBJECTS_JSON = "objects.json"
+FORMAT = "motionseg-trt objects v1"
+_COMPACT = (",", ":")
 
 
 class ObjectIndex:
     """Per object id: the frames it appears in, with its area, box ``[x, y, width, height]``, score and a
-    COCO RLE of its mask at the input's size."""
+    COCO RLE of its mask at the input's size, spilled to a temporary file in ``folder`` (the system's
+    temporary folder when None)."""
 
-    def __init__(self):
-        self.objects: dict[int, list[dict]] = {}
-        self._last: list[tuple[int, dict]] = []  # (object, entry) of the last frame added
+    def __init__(self, folder: Optional[str] = None):
+        self._spill = tempfile.TemporaryFile(dir=folder, prefix=".objects-spill-")
+        self._end = 0
+        self._where: dict[int, array] = {}  # id -> offsets and lengths, interleaved
+        self._first: dict[int, int] = {}
+        self._last_frame: dict[int, int] = {}
+        self._scores: dict[int, list[float]] = {}  # id -> [sum, count] of its processed frames' scores
+        self._last: Optional[list[tuple[int, dict]]] = None  # (object, record) of the last frame added
 
     def add(self, index: int, labels: np.ndarray, scores: Optional[dict] = None, repeat: bool = False) -> None:
         """``scores``: object id -> this frame's score; ``repeat``: ``labels`` are the last frame's
-        again (a frame the stages did not process): its entries are copied, not encoded again."""
+        again (a frame the stages did not process): its records are copied, not encoded again, and its
+        scores do not count twice in the object's score."""
         if repeat and self._last is not None:
-            for obj, entry in self._last:
-                self.objects[obj].append(dict(entry, frame=int(index), repeat=True))
+            for obj, record in self._last:
+                self._append(obj, dict(record, frame=int(index)))
             return
         self._last = []
         present = np.flatnonzero(np.bincount(labels.ravel(), minlength=2)[1:]) + 1
         for obj in present.tolist():
             mask = labels == obj
-            entry = {"frame": int(index), "area": int(mask.sum()), "box": _box(mask)}
+            record = {"frame": int(index), "area": int(mask.sum()), "box": _box(mask)}
             if scores and obj in scores:
-                entry["score"] = round(float(scores[obj]), 4)
-            entry["rle"] = rle.encode(mask)
-            self.objects.setdefault(obj, []).append(entry)
-            self._last.append((obj, entry))
+                record["score"] = round(float(scores[obj]), 4)
+                total = self._scores.setdefault(obj, [0.0, 0])
+                total[0] += record["score"]
+                total[1] += 1
+            record["rle"] = rle.encode(mask)
+            self._append(obj, record)
+            self._last.append((obj, record))
+
+    def _append(self, obj: int, record: dict) -> None:
+        data = json.dumps(record, separators=_COMPACT).encode()
+        self._spill.seek(self._end)
+        self._spill.write(data)
+        self._where.setdefault(obj, array("q")).extend((self._end, len(data)))
+        self._end += len(data)
+        self._first.setdefault(obj, record["frame"])
+        self._last_frame[obj] = record["frame"]
+
+    @property
+    def ids(self) -> list[int]:
+        return sorted(self._where)
+
+    def _records(self, obj: int) -> Iterator[bytes]:
+        where = self._where[obj]
+        for i in range(0, len(where), 2):
+            self._spill.seek(where[i])
+            yield self._spill.read(where[i + 1])
+
+    def _header(self, obj: int) -> dict:
+        head = {"id": int(obj), "color": DAVIS_PALETTE[obj % 256].tolist(), "first_frame": self._first[obj],
+                "last_frame": self._last_frame[obj], "num_frames": len(self._where[obj]) // 2}
+        if obj in self._scores:  # the mean of its processed frames' scores (repeats count once)
+            total, count = self._scores[obj]
+            head["score"] = round(total / count, 4)
+        return head
 
     def to_json(self) -> list[dict]:
-        out = []
-        for obj in sorted(self.objects):
-            frames = self.objects[obj]
-            item = {
-                "id": int(obj),
-                "color": DAVIS_PALETTE[obj % 256].tolist(),
-                "first_frame": frames[0]["frame"],
-                "last_frame": frames[-1]["frame"],
-                "num_frames": len(frames),
-            }
-            # the object's score: the mean of its processed frames' scores (repeats count once)
-            scored = [f["score"] for f in frames if "score" in f and not f.get("repeat")]
-            if scored:
-                item["score"] = round(float(np.mean(scored)), 4)
-            item["frames"] = [{k: v for k, v in f.items() if k != "repeat"} for f in frames]
-            out.append(item)
-        return out
+        """Every object with its frames, in memory (for tests and small clips)."""
+        return [{**self._header(obj), "frames": [json.loads(r) for r in self._records(obj)]} for obj in self.ids]
+
+    def write_objects(self, f) -> None:
+        """The JSON list of :meth:`to_json`, written to the text file ``f`` one record at a time."""
+        self._spill.flush()
+        f.write("[")
+        for k, obj in enumerate(self.ids):
+            head = json.dumps(self._header(obj), separators=_COMPACT)
+            f.write(("," if k else "") + head[:-1] + ',"frames":[')
+            for j, record in enumerate(self._records(obj)):
+                f.write(("," if j else "") + record.decode())
+            f.write("]}")
+        f.write("]")
+
+    def close(self) -> None:
+        self._spill.close()
 
 
 def _box(mask: np.ndarray) -> list[int]:
@@ -76,7 +123,7 @@ class ObjectsJsonSink(Sink):
 
     def __init__(self, out_dir, info, config):
         super().__init__(out_dir, info, config)
-        self.index = ObjectIndex()
+        self.index = ObjectIndex(out_dir)  # on the output's file system: it ends up there anyway
         self.frames = 0
 
     def write(self, frames, masks: OutputMasks) -> None:
@@ -87,11 +134,22 @@ class ObjectsJsonSink(Sink):
 
     def finish(self, run_info: dict) -> dict[str, str]:
         path = os.path.join(self.out_dir, OBJECTS_JSON)
-        write_text(path, json.dumps({
-            "format": "motionseg-trt objects v1",
+        head = json.dumps({
+            "format": FORMAT,
             "rle": "COCO compressed RLE (pycocotools), column-major, size [height, width] of the input",
             "video": {"path": self.info.path, "width": self.info.width, "height": self.info.height,
                       "fps": self.info.fps, "num_frames": self.frames},
-            "objects": self.index.to_json(),
-        }, separators=(",", ":")))
+            "objects": [],
+        }, separators=_COMPACT)
+        with atomic_path(path) as tmp:
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(head[:-len("[]}")])
+                self.index.write_objects(f)
+                f.write("}")
+                f.flush()
+                os.fsync(f.fileno())
+        self.index.close()
         return {"objects": path}
+
+    def abort(self) -> None:
+        self.index.close()

@@ -3,11 +3,13 @@ the input's resolution (or ``--overlay-size``), with the input's audio.
 
 The overlay reads the input itself (a second decoder, one frame at a time): it shows every input
 frame at full quality and keeps the input's timing, which the stages' downscaled, time-sampled frames
-could not give. A source in memory (a NumPy array, a live iterable) is read once: the pipeline hands
-the overlay its frames, kept by the reader, at the nominal rate. Its audio streams are copied packet by packet (no re-encoding); an audio codec that
-MP4 cannot hold is left out with a note in ``run.json``, data streams (a phone's metadata) are left
-out. Masks come at the working resolution and are scaled up by nearest neighbour. ``--no-overlay``
-skips it.
+could not give. An input that can be read only once (a NumPy array, a live iterable, a pipe) is not
+read again: the pipeline hands the overlay its frames, kept by the reader, at the nominal rate (and
+without the audio of a pipe). Its audio streams are copied packet
+by packet (no re-encoding); an audio codec that MP4 cannot hold is left out with a note in
+``run.json``, data streams (a phone's metadata) are left out. Masks come at the working resolution and
+are scaled up by nearest neighbour. Written under a temporary name of this process
+(``.overlay.mp4.tmp-PID-RANDOM.partial``) and renamed when complete. ``--no-overlay`` skips it.
 """
 from __future__ import annotations
 
@@ -19,12 +21,14 @@ from typing import Iterator, Optional
 import numpy as np
 
 from ...contracts import VideoInfo
+from ..atomic import temp_path_for
+from ..decode import reads_again
 from ..geometry import normalize_rotation, rotate_frame, rotated_size
 from ..palette import DAVIS_PALETTE
 from .base import OutputMasks, Sink
 
 OVERLAY = "overlay.mp4"
-OVERLAY_PARTIAL = "overlay.mp4.partial"
+OVERLAY_PARTIAL = "overlay.mp4.partial"  # the name earlier versions wrote to: --overwrite removes it
 OVERLAY_ALPHA = 0.55
 _PALETTE_LUT = DAVIS_PALETTE.reshape(256, 1, 3)  # cv2.LUT table, one colour per label
 
@@ -195,30 +199,32 @@ class _InputFrames:
 
 
 class OverlayVideo:
-    """``write(index, labels)`` once per input frame, in order; the file is ``overlay.mp4.partial``
-    until :meth:`close` renames it."""
+    """``write(index, labels)`` once per input frame, in order; the file has a temporary name of this
+    process until :meth:`close` renames it to ``overlay.mp4``."""
 
     def __init__(self, out_dir: str, info: VideoInfo, size: Optional[str] = None, threads: Optional[int] = None,
                  in_memory: bool = False):
         import av
 
         self.final_path = os.path.join(out_dir, OVERLAY)
-        self.partial_path = os.path.join(out_dir, OVERLAY_PARTIAL)
+        self.partial_path = temp_path_for(self.final_path, ".partial")
         self.notes: list[str] = []
         self.size = overlay_size(info, size)
         self.frames = 0
-        self._container = av.open(self.partial_path, mode="w", format="mp4")
+        self._container = None
+        self._input: Optional[_InputFrames] = None
+        self._last_pts: Optional[int] = None
         try:
+            self._container = av.open(self.partial_path, mode="w", format="mp4")
             self._audio_map: dict = {}
             self._input = _InputFrames(None if in_memory else info.path, self.size, info.fps, self._copy)
             self._source = self._input.frames()
             self._add_video(info, threads)
             self._add_audio()
-            self._container.start_encoding()  # the .partial file exists from now on
+            self._container.start_encoding()
         except BaseException:
-            self.abort()
+            self.abort()  # the file exists from av.open on: never leave it behind
             raise
-        self._last_pts: Optional[int] = None
 
     def _add_video(self, info: VideoInfo, threads: Optional[int]) -> None:
         import av
@@ -290,11 +296,13 @@ class OverlayVideo:
         return self.final_path
 
     def abort(self) -> None:
-        with contextlib.suppress(Exception):
-            self._input.close()
-        with contextlib.suppress(Exception):
-            self._container.close()
-        with contextlib.suppress(FileNotFoundError):
+        if self._input is not None:
+            with contextlib.suppress(Exception):
+                self._input.close()
+        if self._container is not None:
+            with contextlib.suppress(Exception):
+                self._container.close()
+        with contextlib.suppress(OSError):
             os.remove(self.partial_path)
 
 
@@ -308,7 +316,7 @@ class OverlaySink(Sink):
 
     def __init__(self, out_dir, info, config):
         super().__init__(out_dir, info, config)
-        in_memory = not isinstance(config.input, (str, os.PathLike))
+        in_memory = not reads_again(info.path)  # an array, a live source, a pipe: the pipeline hands the frames
         self.video = OverlayVideo(out_dir, info, getattr(config, "overlay_size", None), config.threads, in_memory)
 
     def write(self, frames, masks: OutputMasks) -> None:

