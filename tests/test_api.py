@@ -61,7 +61,8 @@ def test_array_iterable_and_frame_folder_give_the_same_labels(clip, tmp_path):
 
 
 def test_a_live_source_streams(clip):
-    """Results come while the source is still being read: one window (16 frames) plus decoding ahead
+    """Results come while the source is still being read: one window (16 frames; one stride more with
+    overlapped stages) plus decoding ahead
     and the frames the cut detector looks ahead, not the whole clip."""
     from motionseg_trt.io.cuts import LOOKAHEAD
 
@@ -73,11 +74,13 @@ def test_a_live_source_streams(clip):
             pulled.append(1)
             yield frame
 
-    run = segment(camera(), input_fps=30.0, window=16, stride=8, prefetch_frames=2)
-    assert run.info.fps == 30.0 and run.info.num_frames is None
-    first = next(iter(run))
-    assert first.index == 0 and len(pulled) <= 16 + 2 + 2 + LOOKAHEAD
-    run.close()
+    for overlap, lag in ((False, 0), (True, 8)):  # overlapped stages: the next window is tracked first
+        pulled.clear()
+        run = segment(camera(), input_fps=30.0, window=16, stride=8, prefetch_frames=2, overlap_stages=overlap)
+        assert run.info.fps == 30.0 and run.info.num_frames is None
+        first = next(iter(run))
+        assert first.index == 0 and len(pulled) <= 16 + lag + 2 + 2 + LOOKAHEAD
+        run.close()
 
 
 def test_objects_box_area_and_score(clip):
