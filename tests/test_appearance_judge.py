@@ -3,7 +3,7 @@ gives no object, however salient the cat; a mover cut from its own background, w
 see, is still found; the example clip's static look-alike stays unsegmented."""
 import numpy as np
 import pytest
-from _video import iou, write_video
+from _video import write_video
 from PIL import Image
 
 from motionseg_trt.cli.main import main
@@ -33,5 +33,8 @@ def test_a_mover_that_saliency_misses_is_found_from_motion(tmp_path):
 
     frames, truth = camouflaged_mover()
     masks = _run(tmp_path, frames, "camouflaged")
-    found = [iou(m > 0, g) for m, g in zip(masks[4:], truth[4:])]  # the first frames have little motion history
-    assert np.mean(found) > 0.5
+    # found in every frame past the first few (little motion history there), and nothing else: with no
+    # edge to stop at, the mask is the mover's core (the fill stays inside its tracks), never the gravel
+    for m, g in zip(masks[4:] > 0, truth[4:]):
+        assert (m & g).sum() > 0.3 * g.sum() and (m & g).sum() > 0.9 * m.sum()
+    assert len(set(np.unique(masks).tolist()) - {0}) == 1

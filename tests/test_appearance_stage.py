@@ -54,7 +54,7 @@ def test_stage_runs_networks_on_key_frames_only_and_carries_saliency(tmp_path):
     except Exception as exc:  # noqa: BLE001
         pytest.skip(str(exc))
     frames = _disk_clip()
-    config = RunConfig(window=8, stride=4, engine_cache=str(tmp_path), threads=1,
+    config = RunConfig(window=8, stride=4, engine_cache=str(tmp_path), threads=1, motion_model="appearance",
                        extra={"appearance_every": 4, "saliency_side": 96, "backbone_side": 64})
     tracker = FlowTracker(config)
     tracks = [tracker.track(w) for w in windows(frames, 8, 4)]
@@ -104,7 +104,7 @@ def test_every_window_gets_backbone_maps_when_key_frames_are_sparser_than_window
     except Exception as exc:  # noqa: BLE001
         pytest.skip(str(exc))
     frames = _disk_clip(n=12)
-    config = RunConfig(window=4, stride=2, engine_cache=str(tmp_path), threads=1,
+    config = RunConfig(window=4, stride=2, engine_cache=str(tmp_path), threads=1, motion_model="appearance",
                        extra={"appearance_every": 8, "saliency_side": 96, "backbone_side": 64})
     tracker, stage = FlowTracker(config), AppearanceFeatures(config, log=lambda m: None)
     keys = []
