@@ -133,3 +133,29 @@ def test_a_verified_file_is_hashed_once(tmp_path, monkeypatch):
     monkeypatch.setattr(hashlib, "sha256", lambda *a: calls.append(a) or pytest.fail("hashed again"))
     packaged.verify(weight, path)  # size and mtime unchanged: remembered
     assert calls == []
+
+
+@pytest.mark.slow
+def test_build_exports_the_appearance_graphs_that_a_run_then_uses(tmp_path, capsys, monkeypatch):
+    """`build --models embedded` exports U²-Netp and EfficientNet-Lite0 (and the classifiers) for a working size into the
+    engine cache; a second build and a run at that size reuse them (no export, files untouched)."""
+    from _video import make_pan_clip
+
+    from motionseg_trt.cli.main import main
+
+    monkeypatch.setenv("MOTIONSEG_CACHE", str(tmp_path / "cache"))  # the default engine cache of both commands
+    cache = tmp_path / "cache" / "engines"
+    argv = ["build", "--models", "embedded", "--backend", "onnxruntime", "--height", "120", "--width", "160",
+            "--no-progress"]
+    assert main(argv) == 0
+    graphs = sorted(p.name for p in (cache / "onnx").glob("*.onnx"))
+    # the appearance networks, and the classifiers of the learned and appearance labellers
+    assert [g.split("_")[0] for g in graphs] == ["backbone", "learned", "learned", "saliency"], graphs
+    stamps = {p: p.stat().st_mtime_ns for p in (cache / "onnx").glob("*.onnx")}
+    assert main(argv) == 0
+    clip = str(tmp_path / "pan.mp4")
+    make_pan_clip(clip, n_frames=12, size=(160, 120), seed=0)
+    capsys.readouterr()
+    assert main(["run", clip, "--out", str(tmp_path / "o"), "--no-progress", "--no-overlay"]) == 0
+    assert "exporting" not in capsys.readouterr().err
+    assert {p: p.stat().st_mtime_ns for p in (cache / "onnx").glob("*.onnx")} == stamps
