@@ -40,19 +40,24 @@ def _disk_clip(n=12, h=120, w=160, step=4):
     return np.stack(frames).astype(np.uint8)
 
 
+def _networks_or_skip():
+    pytest.importorskip("torch")
+    from motionseg_trt.features.appearance import packaged
+
+    try:
+        packaged.locate(packaged.U2NETP), packaged.locate(packaged.EFFICIENTNET_LITE0)
+    except Exception as exc:  # noqa: BLE001 - the packages are dev extras
+        pytest.skip(str(exc))
+
+
 @pytest.mark.slow
 def test_stage_runs_networks_on_key_frames_only_and_carries_saliency(tmp_path):
-    pytest.importorskip("torch")
+    _networks_or_skip()
     from motionseg_trt.config import RunConfig
-    from motionseg_trt.features.appearance import packaged
     from motionseg_trt.features.appearance.stage import AppearanceFeatures
     from motionseg_trt.tracks.flow_tracker import FlowTracker
     from _scenes import windows
 
-    try:
-        packaged.locate(packaged.U2NETP), packaged.locate(packaged.EFFICIENTNET_LITE0)
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(str(exc))
     frames = _disk_clip()
     config = RunConfig(window=8, stride=4, engine_cache=str(tmp_path), threads=1, motion_model="appearance",
                        extra={"appearance_every": 4, "saliency_side": 96, "backbone_side": 64})
@@ -92,17 +97,12 @@ def test_stage_runs_networks_on_key_frames_only_and_carries_saliency(tmp_path):
 
 @pytest.mark.slow
 def test_every_window_gets_backbone_maps_when_key_frames_are_sparser_than_windows(tmp_path):
-    pytest.importorskip("torch")
+    _networks_or_skip()
     from motionseg_trt.config import RunConfig
-    from motionseg_trt.features.appearance import packaged
     from motionseg_trt.features.appearance.stage import AppearanceFeatures
     from motionseg_trt.tracks.flow_tracker import FlowTracker
     from _scenes import windows
 
-    try:
-        packaged.locate(packaged.U2NETP), packaged.locate(packaged.EFFICIENTNET_LITE0)
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(str(exc))
     frames = _disk_clip(n=12)
     config = RunConfig(window=4, stride=2, engine_cache=str(tmp_path), threads=1, motion_model="appearance",
                        extra={"appearance_every": 8, "saliency_side": 96, "backbone_side": 64})

@@ -209,12 +209,17 @@ class RegionModel:
         self.threshold = float(self.metadata.get("threshold", 0.5))
 
     def prob(self, features: np.ndarray) -> np.ndarray:
-        x = (features - self.mean) / self.std
-        for i, (w, b) in enumerate(self.layers):
-            x = x @ w.T + b
-            if i < len(self.layers) - 1:
-                x = np.maximum(x, 0.0)
-        return (1.0 / (1.0 + np.exp(-x[:, 0]))).astype(np.float32)
+        return mlp_prob(features, self.mean, self.std, self.layers)
+
+
+def mlp_prob(features: np.ndarray, mean, std, layers) -> np.ndarray:
+    """The region MLP: standardised ``features [R, F]``, ReLU between ``layers``, sigmoid of the last."""
+    x = (features - mean) / std
+    for i, (w, b) in enumerate(layers):
+        x = x @ w.T + b
+        if i < len(layers) - 1:
+            x = np.maximum(x, 0.0)
+    return (1.0 / (1.0 + np.exp(-x[:, 0]))).astype(np.float32)
 
 
 def save_region_model(path, mean, std, layers, metadata: dict) -> None:

@@ -98,12 +98,9 @@ class FittedModel:
         self.mean, self.std, self.layers = mean, std, layers
 
     def prob(self, features: np.ndarray) -> np.ndarray:
-        x = (features - self.mean) / self.std
-        for i, (w, b) in enumerate(self.layers):
-            x = x @ w.T + b
-            if i < len(self.layers) - 1:
-                x = np.maximum(x, 0.0)
-        return (1.0 / (1.0 + np.exp(-x[:, 0]))).astype(np.float32)
+        from motionseg_trt.masks.region_fusion import mlp_prob
+
+        return mlp_prob(features, self.mean, self.std, self.layers)
 
 
 def fused_masks(samples: list[FrameSample], model, threshold: float = 0.5, fallback: bool = True) -> list[np.ndarray]:
