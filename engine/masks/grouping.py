@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
 
 
 def group_tracks(
@@ -21,6 +18,12 @@ def group_tracks(
     sampled frames where both are visible (objects that only pass each other stay apart); objects are
     the connected components with at least ``min_tracks`` tracks (fewer is noise).
     """
+    # imported here, not with the module: SciPy takes ~0.6 s to import, and the first window's grouping
+    # runs on the masks worker while the main thread tracks the next window (start-up hidden)
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
     n, t = visible.shape
     comp = -np.ones(n, np.int64)
     if n == 0:
