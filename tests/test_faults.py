@@ -77,11 +77,11 @@ MIDWAY = ["after-first-window", "during-drain"]
 
 
 def _signal_cases():
-    """Every point with SIGINT and SIGTERM; the daily lane (not slow) keeps SIGINT everywhere and both
-    signals at the final drain, the rest runs in the full suite."""
+    """Every point with SIGINT and SIGTERM; the daily lane (not slow) keeps SIGINT everywhere (SIGTERM
+    is sent before the first mask by the test after this one), the rest runs in the full suite."""
     for point in EARLY + MIDWAY + ["during-finish"]:
         for signame in ("SIGINT", "SIGTERM"):
-            slow = signame == "SIGTERM" and point != "during-drain"
+            slow = signame == "SIGTERM"
             yield pytest.param(point, signame, marks=[pytest.mark.slow] if slow else [])
 
 
@@ -326,6 +326,7 @@ def test_output_folders_that_cannot_be_used_are_exit_4(tmp_path, here, clip, mon
 
 
 # ------------------------------------------------------------------------------------ two runs at once
+@pytest.mark.slow  # two subprocesses (~4 s); test_one_process_two_claims checks the lock every day
 def test_a_second_run_into_the_same_folder_is_refused_while_the_first_finishes(tmp_path, clip):
     out = tmp_path / "out"
     first = start_cli(["run", clip, "--out", out, "--overwrite", *FAST], fault="before-write:sleep=0.3")
@@ -585,6 +586,7 @@ def test_a_malicious_checkpoint_through_the_command_line(tmp_path, here, clip):
 
 
 # ------------------------------------------------------------------------------------ the newer paths
+@pytest.mark.slow  # two batch runs in subprocesses (~3 s)
 def test_a_signal_stops_a_batch_with_its_exit_code_and_whole_folders(tmp_path, clip):
     """Several videos (issue 21's batch, one after the other in this process): a kill during the first
     exits 143, its folder holds only whole files, and the second call finishes both."""

@@ -56,7 +56,10 @@ def reference(tmp_path_factory):
     return masks
 
 
-@pytest.mark.parametrize("size,rotation", [((426, 240), 0), ((1920, 1080), 0), ((1920, 1080), 90)],
+# the 1080p clips in the full suite only (slow, ~5 s each): 240p covers the daily lane, test_decode.py the
+# display-matrix rotations
+@pytest.mark.parametrize("size,rotation", [((426, 240), 0), pytest.param((1920, 1080), 0, marks=pytest.mark.slow),
+                                           pytest.param((1920, 1080), 90, marks=pytest.mark.slow)],
                          ids=["240p", "1080p", "portrait-1080p"])
 def test_resolution_and_orientation_give_the_same_objects(tmp_path, reference, size, rotation):
     frames, gt = render(SLOW, 1.5, 24, size)
@@ -82,6 +85,7 @@ def test_24_and_60_fps_give_the_same_objects(tmp_path, reference):
     assert _mean_iou(masks, gt) > 0.7
 
 
+@pytest.mark.slow  # 90 frames at 1080p (~10 s); portrait, 60 fps and audio each have a daily test
 def test_a_phone_clip(tmp_path, reference):
     """Portrait (90 degree rotation metadata), 1080p, 60 fps, with an AAC track."""
     frames, gt = render(SLOW, 1.5, 60, (1920, 1080))
@@ -112,6 +116,7 @@ def test_a_cut_restarts_the_ids(tmp_path):
     assert _mean_iou(masks[:36], gt_a) > 0.7 and _mean_iou(masks[36:], gt_b) > 0.7
 
 
+@pytest.mark.slow  # two end-to-end runs (~6 s); test_object_filter.py checks the evidence every day
 def test_a_short_blip_is_not_an_object(tmp_path):
     spec = SceneSpec(seed=3, velocity=(-60.0, 40.0), blip=Blip(start=0.5, duration=0.2))
     frames, gt = render(spec, 1.5, 24)

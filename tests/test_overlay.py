@@ -53,7 +53,8 @@ def test_overlay_at_the_input_size_with_its_audio_and_timing(tmp_path, clip):
     assert np.abs(got[5][1][:40].astype(int) - source[5][1][:40].astype(int)).mean() < 4
 
 
-@pytest.mark.parametrize("size,expect", [("320", (320, 180)), ("200x100", (200, 100))])
+@pytest.mark.parametrize("size,expect", [("320", (320, 180)),
+                                         pytest.param("200x100", (200, 100), marks=pytest.mark.slow)])
 def test_overlay_size(tmp_path, clip, size, expect):
     _run(clip[0], tmp_path / "o", overlay_size=size)
     got, _, _ = _streams(tmp_path / "o" / "overlay.mp4")
