@@ -52,6 +52,7 @@ def test_labels_are_the_cli_masks(clip):
     assert any(r.objects for r in results)  # the moving square is found
 
 
+@pytest.mark.slow  # the daily lane stays near two minutes; CI runs it
 def test_array_iterable_and_frame_folder_give_the_same_labels(clip, tmp_path):
     path, decoded, pngs, _ = clip
     assert _same(_labels(segment(decoded)), pngs)

@@ -67,6 +67,7 @@ def test_folders_of_videos_lists_and_duplicates(clips, tmp_path):
     assert expand([], str(listing)) == [paths[1], str(tmp_path / "shots" / "clip.mp4")]
 
 
+@pytest.mark.slow  # the daily lane stays near two minutes; CI runs it
 def test_jobs_run_every_video_and_a_second_call_skips_them(clips, tmp_path, capsys):
     root, paths = clips
     out = tmp_path / "res"

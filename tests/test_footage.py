@@ -75,6 +75,7 @@ def test_resolution_and_orientation_give_the_same_objects(tmp_path, reference, s
     assert _mean_iou(_small(masks), _small(reference) > 0) > 0.8
 
 
+@pytest.mark.slow  # the daily lane stays near two minutes; CI runs it
 def test_24_and_60_fps_give_the_same_objects(tmp_path, reference):
     frames, gt = render(SLOW, 1.5, 60)
     summary, masks, objects = _run(encode(str(tmp_path / "c60.mp4"), frames, 60), tmp_path / "o")
@@ -103,6 +104,7 @@ def test_every_frame_when_asked(tmp_path):
     assert summary["frames_processed"] == 30 and len(masks) == 30
 
 
+@pytest.mark.slow  # the daily lane stays near two minutes; CI runs it
 def test_a_cut_restarts_the_ids(tmp_path):
     a, gt_a = render(SceneSpec(seed=1, velocity=(-60.0, 40.0)), 1.5, 24)
     b, gt_b = render(SceneSpec(seed=2, tint=(1.0, 0.7, 0.5), start=(120.0, 200.0), velocity=(70.0, -50.0)), 1.5, 24)
@@ -171,6 +173,7 @@ def _cli(capsys, *argv):
     return code, capsys.readouterr().err
 
 
+@pytest.mark.slow  # the daily lane stays near two minutes; CI runs it
 def test_motion_without_an_object_is_said(tmp_path, capsys):
     # the only thing that moves on its own is a short blip: it does not qualify as an object
     spec = SceneSpec(seed=5, start=(2000.0, 2000.0), blip=Blip(start=0.4, duration=0.25))

@@ -61,6 +61,7 @@ def test_overlay_size(tmp_path, clip, size, expect):
     assert got[0][1].shape[:2] == expect[::-1]
 
 
+@pytest.mark.slow  # the daily lane stays near two minutes; CI runs it
 def test_overlay_of_a_portrait_phone_clip_is_upright(tmp_path):
     frames, _ = render(SCENE, 0.5, 30, (320, 180))
     path = encode(str(tmp_path / "p.mp4"), frames, 30, rotation=90)

@@ -52,6 +52,7 @@ def test_piped_stderr_gets_a_heartbeat_and_the_final_line_each_stage_speed(clip,
                      r"features (\d+ fps|no-op), motion \d+ fps, masks \d+ fps, write \d+ fps\)$", final), final
 
 
+@pytest.mark.slow  # the daily lane stays near two minutes; CI runs it
 def test_quiet_prints_nothing(clip, tmp_path):
     lines, out, code = _piped_run(clip, "--out", tmp_path / "o", "--no-overlay", "--quiet",
                                   "--option", "progress_interval=0.1")
