@@ -122,7 +122,8 @@ def test_learned_classifier_run_uses_the_engine_build_made(recorder, tmp_path):
     from motionseg_trt.motion.learned import LearnedLabeller
 
     cache = tmp_path / "engines"
-    _build(["--models", "embedded", "--fp16", "--window", "12", "--engine-cache", str(cache)])
+    _build(["--models", "embedded", "--motion-model", "learned", "--features", "none", "--densifier", "embedded",
+            "--fp16", "--window", "12", "--engine-cache", str(cache)])
     built = recorder.take()
     assert [c["name"].split("_")[:2] for c in built] == [["learned", "classifier"]]
 
