@@ -184,6 +184,7 @@ def test_the_readme_example_runs(clip, tmp_path, monkeypatch, capsys):
     assert lines[-1].split()[1] == "1"  # the summary: one moving object
 
 
+@pytest.mark.slow  # the daily lane stays under two minutes; CI runs it
 def test_run_pipeline_takes_an_array_and_records_it(clip, tmp_path):
     """The issue's case: ``run_pipeline`` given a NumPy array (was "The truth value of an array...")."""
     from motionseg_trt.config import RunConfig

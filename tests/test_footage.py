@@ -56,9 +56,10 @@ def reference(tmp_path_factory):
     return masks
 
 
-# the 1080p clips in the full suite only (slow, ~5 s each): 240p covers the daily lane, test_decode.py the
-# display-matrix rotations
-@pytest.mark.parametrize("size,rotation", [((426, 240), 0), pytest.param((1920, 1080), 0, marks=pytest.mark.slow),
+# in the full suite only (slow, 4-6 s each); every day: this file's sampling, API and warning cases,
+# test_object_filter.py / test_pipeline.py for cuts, test_decode.py for the display-matrix rotations
+@pytest.mark.parametrize("size,rotation", [pytest.param((426, 240), 0, marks=pytest.mark.slow),
+                                           pytest.param((1920, 1080), 0, marks=pytest.mark.slow),
                                            pytest.param((1920, 1080), 90, marks=pytest.mark.slow)],
                          ids=["240p", "1080p", "portrait-1080p"])
 def test_resolution_and_orientation_give_the_same_objects(tmp_path, reference, size, rotation):
@@ -131,6 +132,7 @@ def test_a_short_blip_is_not_an_object(tmp_path):
     assert _mean_iou(masks, gt) > 0.7
 
 
+@pytest.mark.slow  # the daily lane stays under two minutes; CI runs it
 def test_objects_json_has_a_score_and_a_box_per_frame(tmp_path):
     frames, gt = render(SceneSpec(seed=4, velocity=(-60.0, 40.0)), 1.0, 24)
     _, masks, objects = _run(encode(str(tmp_path / "c.mp4"), frames, 24), tmp_path / "o")

@@ -4,6 +4,8 @@ import pkgutil
 import subprocess
 import sys
 
+import pytest
+
 import motionseg_trt.ops as ops
 
 
@@ -12,6 +14,7 @@ def test_no_submodule_named_like_an_export():
     assert not submodules & set(ops.__all__), "a submodule named like an exported function shadows it"
 
 
+@pytest.mark.slow  # the daily lane stays under two minutes; CI runs it
 def test_exports_stay_functions_after_importing_every_submodule():
     # fresh interpreter: the bug shows only when a submodule is imported before the name is resolved
     code = (

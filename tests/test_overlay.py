@@ -72,6 +72,7 @@ def test_overlay_of_a_portrait_phone_clip_is_upright(tmp_path):
         assert not c.streams.audio  # the input had none
 
 
+@pytest.mark.slow  # the daily lane stays under two minutes; CI runs it
 def test_overlay_draws_each_id(tmp_path, clip):
     from PIL import Image
 

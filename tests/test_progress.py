@@ -35,6 +35,7 @@ def _piped_run(*argv):
     return lines, out, proc.wait(timeout=120)
 
 
+@pytest.mark.slow  # the daily lane stays under two minutes; CI runs it
 def test_piped_stderr_gets_a_heartbeat_and_the_final_line_each_stage_speed(clip, tmp_path):
     # a window of 8 frames every 4 and a single thread: 23 windows, two seconds or more on any machine
     lines, out, code = _piped_run(clip, "--out", tmp_path / "o", "--window", "8", "--stride", "4",
