@@ -60,11 +60,13 @@ def _stamp(st: os.stat_result) -> dict:
     return {"bytes": st.st_size, "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns, "inode": st.st_ino}
 
 
-def verify_on_use(path, expected: Optional[str] = None) -> bool:
+def verify_on_use(path, expected: Optional[str] = None, record: Optional[Path] = None) -> bool:
     """Check ``path`` against its expected sha256 (given, or recorded by the download beside it) before
     a loader reads it; raises ModelFileError on a mismatch. The result is remembered beside the file
     (``<file>.verified.json``, keyed by size, times and inode), so the hash (1.6 s per GiB on the 2-core
-    development machine; 0.3 ms to read the remembered result) is paid once per change of the file. Returns whether the file was hashed now."""
+    development machine; 0.3 ms to read the remembered result) is paid once per change of the file;
+    ``record`` puts that memory elsewhere (a file in a package's folder, which is not ours to write
+    in). Returns whether the file was hashed now."""
     path = Path(path)
     if path.is_dir():
         return False
@@ -72,7 +74,7 @@ def verify_on_use(path, expected: Optional[str] = None) -> bool:
     if not want:
         return False  # nothing recorded to check against (an explicit file of the user's)
     st = path.stat()
-    stamp_path = Path(str(path) + VERIFIED_SUFFIX)
+    stamp_path = Path(record) if record is not None else Path(str(path) + VERIFIED_SUFFIX)
     stamp = dict(_stamp(st), sha256=want)
     try:
         if json.loads(stamp_path.read_text()) == stamp:
@@ -86,6 +88,7 @@ def verify_on_use(path, expected: Optional[str] = None) -> bool:
     try:
         from .io.atomic import write_text
 
+        stamp_path.parent.mkdir(parents=True, exist_ok=True)
         write_text(str(stamp_path), json.dumps(stamp) + "\n")
     except OSError:
         pass  # a read-only weights folder: checked again next time

@@ -5,15 +5,9 @@ from __future__ import annotations
 from .onnx_utils import export_module
 
 
-def export_saliency(module, out_path: str, height: int, width: int, fp16: bool = False) -> str:
+def export_image_network(module, out_path: str, height: int, width: int, output: str, fp16: bool = False) -> str:
+    """``module`` maps an ``image [B, 3, height, width]`` to one output named ``output``."""
     import torch
 
-    return export_module(module, (torch.zeros(1, 3, height, width),), out_path, ("image",), ("saliency",),
-                         dynamic_axes={"image": {0: "batch"}, "saliency": {0: "batch"}}, fp16=fp16)
-
-
-def export_backbone(module, out_path: str, height: int, width: int, fp16: bool = False) -> str:
-    import torch
-
-    return export_module(module, (torch.zeros(1, 3, height, width),), out_path, ("image",), ("features",),
-                         dynamic_axes={"image": {0: "batch"}, "features": {0: "batch"}}, fp16=fp16)
+    return export_module(module, (torch.zeros(1, 3, height, width),), out_path, ("image",), (output,),
+                         dynamic_axes={"image": {0: "batch"}, output: {0: "batch"}}, fp16=fp16)

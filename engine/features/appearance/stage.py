@@ -57,7 +57,6 @@ class AppearanceFeatures:
                                              f"does it ahead)", file=sys.stderr))
         opt = read_options(config, OPTIONS)
         self.every = opt["appearance_every"]
-        self.saliency_side, self.backbone_side = opt["saliency_side"], opt["backbone_side"]
         # the backbone maps are read by the appearance labeller only (the densifier reads saliency)
         self.with_backbone = stage("labeller", config.motion_model).needs == "appearance"
         locate(U2NETP)  # a missing package fails now, not at the first window
@@ -107,8 +106,8 @@ class AppearanceFeatures:
         self._runners(height, width)
         start = window.start
         pending, self._pending = self._pending, None
-        keys = pending[1].result() if pending and pending[0] == start else self._key_frames(window)
-        for g, (sal, semantic) in keys.items():
+        computed = pending[1].result() if pending and pending[0] == start else self._key_frames(window)
+        for g, (sal, semantic) in computed.items():
             self._maps[g], self._semantic[g] = sal, semantic
         for local in range(length):
             g = start + local
@@ -118,12 +117,12 @@ class AppearanceFeatures:
                 self._maps[g] = warp_to_next(self._maps[g - 1], tracks.flow_back[local], (height, width))
             else:
                 self._maps[g] = self._maps[g - 1]
-        keys = [local for local in range(length) if (start + local) in self._semantic]
         saliency = np.stack([self._maps[start + local] for local in range(length)])
         out = WindowFeatures(saliency=saliency)
         if self.with_backbone:
-            out = WindowFeatures(saliency=saliency, dino=np.stack([self._semantic[start + k] for k in keys]).astype(
-                np.float32), dino_frames=np.asarray(keys, np.int64))
+            keys = [local for local in range(length) if (start + local) in self._semantic]
+            out.dino = np.stack([self._semantic[start + k] for k in keys]).astype(np.float32)
+            out.dino_frames = np.asarray(keys, np.int64)
         self._forget_before(start + length if window.is_last else start + max(1, int(self.config.stride)))
         return out
 
